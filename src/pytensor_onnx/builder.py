@@ -1,0 +1,224 @@
+"""The one object that builds an ONNX graph: value names, initializers, nodes, value infos.
+
+Converters never touch protobufs directly. They receive a :class:`GraphBuilder` and the
+ONNX names of their node's inputs, call :meth:`GraphBuilder.add_node` /
+:meth:`GraphBuilder.constant` / :meth:`GraphBuilder.cast`, and return the ONNX names of
+their node's outputs. Every operation here is O(1) amortised, so converting a graph is
+linear in its size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from pytensor_onnx.dtypes import onnx_dtype
+
+# IR version written into every model. onnx >= 1.23 defaults to IR 14, which
+# onnxruntime-web/-node 1.30 reject (they load at most IR 13); every runtime we support
+# loads IR 10, the version that introduced opsets 21/22.
+ONNX_IR_VERSION = 10
+
+ONNX_OPSET_VERSION = 18
+
+
+def _ir_version_for(opset_version: int) -> int:
+    """The IR version to write: ours, unless the opset needs a newer one."""
+    needed = helper.find_min_ir_version_for([helper.make_opsetid("", opset_version)])
+    return max(ONNX_IR_VERSION, needed)
+
+
+def make_value_info(var, name: str, *, symbolic_dims: bool = True) -> onnx.ValueInfoProto:
+    """Create the ONNX ``ValueInfoProto`` (name, element type, shape) of a PyTensor variable.
+
+    Dimensions that PyTensor knows statically become fixed ONNX dims. Unknown dimensions
+    become named symbolic dims ``"{name}_dim{i}"`` (one name per input dimension, so that
+    independent inputs are never forced to share a size), or anonymous dims when
+    ``symbolic_dims`` is false.
+
+    Parameters
+    ----------
+    var : Variable
+        A PyTensor tensor (or scalar) variable.
+    name : str
+        The ONNX name of the value.
+    symbolic_dims : bool
+        Name unknown dimensions (for graph inputs) or leave them anonymous.
+
+    Returns
+    -------
+    onnx.ValueInfoProto
+
+    Examples
+    --------
+    >>> import pytensor.tensor as pt
+    >>> info = make_value_info(pt.matrix("x", dtype="float32", shape=(None, 3)), "x")
+    >>> [d.dim_param or d.dim_value for d in info.type.tensor_type.shape.dim]
+    ['x_dim0', 3]
+    """
+    shape = getattr(var.type, "shape", None)
+    if shape is None:
+        if not hasattr(var.type, "dtype"):
+            raise TypeError(
+                f"Cannot export variable {name!r} of type {var.type}: ONNX export supports "
+                "tensor and scalar variables only."
+            )
+        shape = ()  # ScalarType: a 0-d tensor in ONNX
+    dims = [
+        int(d) if d is not None else (f"{name}_dim{i}" if symbolic_dims else None)
+        for i, d in enumerate(shape)
+    ]
+    elem_type = onnx_dtype(var.type.dtype, what=f"variable {name!r}")
+    return helper.make_tensor_value_info(name, elem_type, dims)
+
+
+class GraphBuilder:
+    """Accumulates an ONNX graph while a PyTensor graph is converted.
+
+    Parameters
+    ----------
+    opset_version : int
+        The ONNX opset the converters target.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> b = GraphBuilder()
+    >>> two = b.constant(np.float64(2.0))
+    >>> y = b.add_node("Mul", ["x", two])
+    >>> [n.op_type for n in b.nodes]
+    ['Mul']
+    """
+
+    def __init__(self, opset_version: int = ONNX_OPSET_VERSION):
+        self.opset_version = opset_version
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self.inputs: list[onnx.ValueInfoProto] = []
+        self.outputs: list[onnx.ValueInfoProto] = []
+        self._used_names: set[str] = set()
+        self._next_suffix: dict[str, int] = {}
+        self._constants: dict[tuple, str] = {}
+        self._values: dict = {}  # PyTensor Variable -> ONNX name
+
+    # -- names -----------------------------------------------------------------------
+    def fresh_name(self, hint: str) -> str:
+        """Return a value name based on ``hint`` that no other value in the graph has."""
+        if hint not in self._used_names:
+            self._used_names.add(hint)
+            return hint
+        suffix = self._next_suffix.get(hint, 1)
+        while f"{hint}_{suffix}" in self._used_names:
+            suffix += 1
+        self._next_suffix[hint] = suffix + 1
+        name = f"{hint}_{suffix}"
+        self._used_names.add(name)
+        return name
+
+    def reserve(self, name: str) -> None:
+        """Claim ``name`` exactly (graph inputs and outputs); fail if it is taken."""
+        if name in self._used_names:
+            raise ValueError(f"The ONNX name {name!r} is used twice; choose distinct names.")
+        self._used_names.add(name)
+
+    # -- PyTensor variables ------------------------------------------------------------
+    def bind(self, var, name: str) -> None:
+        """Record that PyTensor variable ``var`` is ONNX value ``name``."""
+        self._values[var] = name
+
+    def value(self, var) -> str:
+        """The ONNX name of PyTensor variable ``var`` (constants become initializers)."""
+        name = self._values.get(var)
+        if name is None:
+            data = getattr(var, "data", None)
+            if data is None:
+                raise KeyError(f"Variable {var} has no ONNX value yet")
+            name = self.constant(np.asarray(data, dtype=var.type.dtype))
+            self._values[var] = name
+        return name
+
+    # -- graph content -----------------------------------------------------------------
+    def constant(self, value, dtype=None) -> str:
+        """Add ``value`` as an initializer (identical constants share one) and return its name."""
+        array = np.asarray(value, dtype=dtype)
+        key = (array.dtype.str, array.shape, array.tobytes())
+        name = self._constants.get(key)
+        if name is None:
+            onnx_dtype(array.dtype, what="constant")
+            name = self.fresh_name("const")
+            self.initializers.append(numpy_helper.from_array(array, name=name))
+            self._constants[key] = name
+        return name
+
+    def add_node(
+        self,
+        op_type: str,
+        inputs: Sequence[str],
+        *,
+        n_outputs: int = 1,
+        hint: str | None = None,
+        domain: str = "",
+        **attributes,
+    ) -> str | tuple[str, ...]:
+        """Append an ONNX node and return the name of its output (a tuple if several).
+
+        ``attributes`` become ONNX node attributes (``perm=[1, 0]``, ``fmod=1``, ...).
+        """
+        base = hint or op_type.lower()
+        outputs = [self.fresh_name(base) for _ in range(n_outputs)]
+        self.nodes.append(
+            helper.make_node(
+                op_type,
+                list(inputs),
+                outputs,
+                name=f"{op_type}_{outputs[0]}",
+                domain=domain or None,
+                **attributes,
+            )
+        )
+        return outputs[0] if n_outputs == 1 else tuple(outputs)
+
+    def cast(self, name: str, from_dtype: str, to_dtype: str) -> str:
+        """Cast value ``name`` from ``from_dtype`` to ``to_dtype`` (no node if they match)."""
+        if from_dtype == to_dtype:
+            return name
+        return self.add_node("Cast", [name], to=onnx_dtype(to_dtype), hint="cast")
+
+    def add_input(self, var, name: str) -> None:
+        """Declare graph input ``name`` (already reserved) for PyTensor variable ``var``."""
+        self.inputs.append(make_value_info(var, name))
+        self.bind(var, name)
+
+    def add_output(self, var, name: str) -> None:
+        """Declare graph output ``name`` (already reserved) holding PyTensor variable ``var``.
+
+        The output gets its own Identity node, so that graph inputs, constants and values
+        that appear as several outputs can all be outputs under their own names.
+        """
+        self.nodes.append(
+            helper.make_node("Identity", [self.value(var)], [name], name=f"Identity_{name}")
+        )
+        self.outputs.append(make_value_info(var, name, symbolic_dims=False))
+
+    def make_model(
+        self, *, graph_name: str = "pytensor_graph", doc_string: str = ""
+    ) -> onnx.ModelProto:
+        """Assemble the accumulated graph into a ``ModelProto``."""
+        from pytensor_onnx import __version__
+
+        graph = helper.make_graph(
+            self.nodes, graph_name, self.inputs, self.outputs, initializer=self.initializers
+        )
+        model = helper.make_model(
+            graph,
+            producer_name="pytensor-onnx",
+            producer_version=__version__,
+            opset_imports=[helper.make_opsetid("", self.opset_version)],
+            ir_version=_ir_version_for(self.opset_version),
+        )
+        if doc_string:
+            model.doc_string = doc_string
+        return model

@@ -1,0 +1,22 @@
+"""ONNX dispatch: ``onnx_funcify`` converts ops, ``onnx_typify`` converts data.
+
+Importing this package registers every converter (one module per op family).
+"""
+
+import pytensor_onnx.dispatch.elemwise  # noqa: F401
+import pytensor_onnx.dispatch.scalar  # noqa: F401
+from pytensor_onnx.dispatch.basic import (
+    ONNX_OPSET_VERSION,
+    fgraph_to_onnx,
+    make_value_info,
+    onnx_funcify,
+    onnx_typify,
+)
+
+__all__ = [
+    "ONNX_OPSET_VERSION",
+    "fgraph_to_onnx",
+    "make_value_info",
+    "onnx_funcify",
+    "onnx_typify",
+]

@@ -1,0 +1,229 @@
+"""The dispatch core: ``onnx_funcify``/``onnx_typify`` and FunctionGraph -> ONNX model.
+
+A converter is a small function registered for an ``Op`` class::
+
+    @onnx_funcify.register(MyOp)
+    def onnx_funcify_MyOp(op, node, builder, inputs, **kwargs):
+        return builder.add_node("Relu", inputs)
+
+It receives the op, its PyTensor ``Apply`` node, the :class:`~pytensor_onnx.builder.GraphBuilder`
+and the ONNX names of ``node.inputs``; it emits ONNX nodes through the builder and returns
+the ONNX name of each of ``node.outputs`` (a single name for single-output ops).
+Scalar ops are dispatched the same way: the ``Elemwise`` converter calls ``onnx_funcify``
+on its ``scalar_op``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from functools import singledispatch
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+from pytensor.compile.ops import DeepCopyOp, ViewOp
+from pytensor.graph.fg import FunctionGraph
+
+from pytensor_onnx.builder import ONNX_OPSET_VERSION, GraphBuilder, make_value_info
+from pytensor_onnx.dtypes import onnx_dtype
+
+__all__ = [
+    "ONNX_OPSET_VERSION",
+    "fgraph_to_onnx",
+    "make_value_info",
+    "onnx_funcify",
+    "onnx_typify",
+]
+
+
+@singledispatch
+def onnx_funcify(op, node=None, builder=None, inputs=None, **kwargs):
+    """Convert a PyTensor ``Op`` (or a whole ``FunctionGraph``) to ONNX.
+
+    For an op, emit its ONNX nodes into ``builder`` and return the ONNX names of
+    ``node.outputs``. For a ``FunctionGraph``, return an ``onnx.ModelProto``
+    (see :func:`fgraph_to_onnx` for the keyword arguments).
+
+    Raises
+    ------
+    NotImplementedError
+        If no converter is registered for the op's class.
+
+    Examples
+    --------
+    >>> import pytensor.tensor as pt
+    >>> from pytensor.graph.fg import FunctionGraph
+    >>> x = pt.vector("x")
+    >>> model = onnx_funcify(FunctionGraph([x], [pt.exp(x)], clone=False))
+    >>> [n.op_type for n in model.graph.node]
+    ['Exp', 'Identity']
+    """
+    name = type(op).__name__
+    raise NotImplementedError(
+        f"No ONNX conversion available for: {name} (op {op}).\n"
+        f"To add support, register a converter:\n"
+        f"    from pytensor_onnx import onnx_funcify\n\n"
+        f"    @onnx_funcify.register({name})\n"
+        f"    def onnx_funcify_{name}(op, node, builder, inputs, **kwargs):\n"
+        f"        return builder.add_node(...)  # the ONNX name of each node output"
+    )
+
+
+@singledispatch
+def onnx_typify(data, dtype=None, name: str = "", **kwargs) -> onnx.TensorProto:
+    """Convert Python/NumPy data to an ONNX ``TensorProto``.
+
+    Parameters
+    ----------
+    data : array_like
+        A NumPy array, NumPy scalar or Python number/bool.
+    dtype : str, optional
+        Cast to this dtype first.
+    name : str
+        The tensor's name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> onnx_typify(np.array([1.0, 2.0]), name="w").dims
+    [2]
+    """
+    array = np.asarray(data, dtype=dtype)
+    if array.dtype == object:
+        raise TypeError(f"Cannot convert {type(data).__name__} to an ONNX tensor")
+    return onnx_typify(array, name=name)
+
+
+@onnx_typify.register(np.ndarray)
+def onnx_typify_ndarray(data, dtype=None, name: str = "", **kwargs) -> onnx.TensorProto:
+    if dtype is not None:
+        data = data.astype(dtype)
+    onnx_dtype(data.dtype, what=f"tensor {name!r}" if name else "tensor")
+    return numpy_helper.from_array(data, name=name)
+
+
+@onnx_funcify.register(DeepCopyOp)
+@onnx_funcify.register(ViewOp)
+def onnx_funcify_passthrough(op, node, builder, inputs, **kwargs):
+    # ONNX values are immutable, so copies and views are the value itself.
+    return inputs
+
+
+def describe_op(op) -> str:
+    """A short name for an op in error messages: its class, and the scalar op of an Elemwise."""
+    scalar_op = getattr(op, "scalar_op", None)
+    if scalar_op is not None:
+        return f"{type(op).__name__}(scalar_op={type(scalar_op).__name__})"
+    return type(op).__name__
+
+
+def _default_names(variables, prefix: str, builder: GraphBuilder) -> list[str]:
+    return [
+        builder.fresh_name(var.name if var.name else f"{prefix}_{i}")
+        for i, var in enumerate(variables)
+    ]
+
+
+def _claim_names(names: Sequence[str], expected: int, what: str, builder: GraphBuilder):
+    names = list(names)
+    if len(names) != expected:
+        raise ValueError(f"Got {len(names)} {what} names for {expected} {what}s: {names}")
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{what} names must be non-empty strings, got {name!r}")
+        builder.reserve(name)
+    return names
+
+
+def fgraph_to_onnx(
+    inputs: Sequence,
+    outputs: Sequence,
+    nodes: Sequence,
+    *,
+    opset_version: int = ONNX_OPSET_VERSION,
+    model_name: str = "pytensor_graph",
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    doc_string: str = "",
+    constants: dict | None = None,
+) -> onnx.ModelProto:
+    """Convert a PyTensor graph, given as inputs, outputs and topologically ordered nodes.
+
+    ``constants`` maps root variables that are not model inputs (e.g. shared variables)
+    to the values stored for them in the model. Every node is converted even after one fails, so that a graph with unsupported ops
+    raises a single ``NotImplementedError`` that lists all of them.
+    """
+    builder = GraphBuilder(opset_version)
+    if input_names is None:
+        input_names = _default_names(inputs, "input", builder)
+    else:
+        input_names = _claim_names(input_names, len(inputs), "input", builder)
+    for var, name in zip(inputs, input_names, strict=True):
+        builder.add_input(var, name)
+    for var, value in (constants or {}).items():
+        builder.bind(var, builder.constant(np.asarray(value, dtype=var.type.dtype)))
+
+    if output_names is None:
+        taken = set(input_names)
+        output_names = [
+            builder.fresh_name(var.name if var.name and var.name not in taken else f"output_{i}")
+            for i, var in enumerate(outputs)
+        ]
+    else:
+        output_names = _claim_names(output_names, len(outputs), "output", builder)
+
+    unsupported: Counter[str] = Counter()
+    reasons: dict[str, str] = {}
+    for node in nodes:
+        node_inputs = [builder.value(var) for var in node.inputs]
+        try:
+            results = onnx_funcify(node.op, node=node, builder=builder, inputs=node_inputs)
+        except NotImplementedError as err:
+            key = describe_op(node.op)
+            unsupported[key] += 1
+            reasons.setdefault(key, str(err).split("\n", 1)[0])
+            results = [f"<unconverted {key}>"] * len(node.outputs)
+        if isinstance(results, str):
+            results = [results]
+        if len(results) != len(node.outputs):
+            raise RuntimeError(
+                f"The ONNX converter of {describe_op(node.op)} returned {len(results)} values "
+                f"for {len(node.outputs)} outputs"
+            )
+        for var, name in zip(node.outputs, results):
+            builder.bind(var, name)
+
+    if unsupported:
+        raise NotImplementedError(_unsupported_message(unsupported, reasons))
+
+    for var, name in zip(outputs, output_names, strict=True):
+        builder.add_output(var, name)
+    return builder.make_model(graph_name=model_name, doc_string=doc_string)
+
+
+def _unsupported_message(unsupported: Counter, reasons: dict[str, str]) -> str:
+    lines = [
+        f"Cannot convert the graph to ONNX: {len(unsupported)} kind(s) of op have no ONNX "
+        "converter:"
+    ]
+    for key, count in unsupported.most_common():
+        reason = reasons[key]
+        detail = "" if reason.startswith("No ONNX conversion available") else f" ({reason})"
+        lines.append(f"  - {key}: {count} node{'s' if count > 1 else ''}{detail}")
+    example = next(iter(unsupported)).split("(scalar_op=")[-1].rstrip(")")
+    lines += [
+        "To support an op, register a converter for its class (for Elemwise, for its scalar "
+        "op's class):",
+        "    from pytensor_onnx import onnx_funcify",
+        "",
+        f"    @onnx_funcify.register({example})",
+        f"    def onnx_funcify_{example}(op, node, builder, inputs, **kwargs):",
+        '        return builder.add_node("<ONNX op>", inputs)  # ONNX name of each output',
+    ]
+    return "\n".join(lines)
+
+
+@onnx_funcify.register(FunctionGraph)
+def onnx_funcify_FunctionGraph(fgraph: FunctionGraph, node=None, **kwargs) -> onnx.ModelProto:
+    return fgraph_to_onnx(fgraph.inputs, fgraph.outputs, fgraph.toposort(), **kwargs)

@@ -1,0 +1,32 @@
+"""Elemwise (dispatches to its scalar op) and DimShuffle."""
+
+from __future__ import annotations
+
+import numpy as np
+from pytensor.tensor.elemwise import DimShuffle, Elemwise
+
+from pytensor_onnx.dispatch.basic import onnx_funcify
+
+
+@onnx_funcify.register(Elemwise)
+def onnx_funcify_Elemwise(op, node, builder, inputs, **kwargs):
+    # ONNX ops broadcast like NumPy, so an Elemwise is its scalar op applied to tensors.
+    return onnx_funcify(op.scalar_op, node=node, builder=builder, inputs=inputs, **kwargs)
+
+
+@onnx_funcify.register(DimShuffle)
+def onnx_funcify_DimShuffle(op, node, builder, inputs, **kwargs):
+    (x,) = inputs
+    new_order = tuple(op.new_order)
+    kept = [d for d in new_order if d != "x"]
+    dropped = [d for d in range(op.input_ndim) if d not in kept]
+    if dropped:
+        x = builder.add_node("Squeeze", [x, builder.constant(np.array(dropped, dtype="int64"))])
+    remaining = [d for d in range(op.input_ndim) if d not in dropped]
+    perm = [remaining.index(d) for d in kept]
+    if perm != sorted(perm):
+        x = builder.add_node("Transpose", [x], perm=perm)
+    expanded = [i for i, d in enumerate(new_order) if d == "x"]
+    if expanded:
+        x = builder.add_node("Unsqueeze", [x, builder.constant(np.array(expanded, dtype="int64"))])
+    return x

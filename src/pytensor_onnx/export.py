@@ -1,0 +1,462 @@
+"""User-facing API: export graphs and compiled functions to ``.onnx``, compile with ONNX."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import onnx
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.basic import Constant, Variable
+from pytensor.graph.fg import FunctionGraph
+from pytensor.graph.traversal import ancestors, graph_inputs, toposort
+
+from pytensor_onnx.builder import ONNX_OPSET_VERSION
+from pytensor_onnx.dispatch import fgraph_to_onnx
+from pytensor_onnx.linker import check_opset_version
+
+_log = logging.getLogger("pytensor_onnx")
+
+__all__ = [
+    "ONNXVerificationError",
+    "compile_onnx",
+    "export_function_onnx",
+    "export_onnx",
+    "save_model_atomically",
+]
+
+
+class ONNXVerificationError(AssertionError):
+    """The exported model's results differ from PyTensor's (raised by ``verify=True``)."""
+
+
+# -- files ----------------------------------------------------------------------------
+def save_model_atomically(model: onnx.ModelProto, filename) -> Path:
+    """Write ``model`` to ``filename`` through a temporary file and an atomic rename.
+
+    A failure leaves no partial file behind and leaves an existing file untouched.
+
+    Examples
+    --------
+    >>> import onnx, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.onnx")
+    >>> save_model_atomically(onnx.ModelProto(ir_version=10), path).name
+    'm.onnx'
+    """
+    path = Path(filename)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(model.SerializeToString())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# -- deep graphs ----------------------------------------------------------------------
+_DEEP_GRAPH_NODES = 2_000
+
+
+@contextmanager
+def _recursion_headroom(n_nodes: int):
+    """Let PyTensor's recursive graph walks (cloning, rewriting) handle ``n_nodes`` nodes."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 10 * n_nodes + 1_000))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def _run_with_deep_stack(fn: Callable, n_nodes: int):
+    """Call ``fn()``; for deep graphs, in a thread whose stack fits their recursion."""
+    if n_nodes < _DEEP_GRAPH_NODES:
+        return fn()
+    result, error = [], []
+
+    def target():
+        try:
+            with _recursion_headroom(n_nodes):
+                result.append(fn())
+        except BaseException as exc:  # re-raised in the caller's thread
+            error.append(exc)
+
+    old_size = threading.stack_size()
+    threading.stack_size(min(1 << 30, max(64 << 20, n_nodes * 4096)))
+    try:
+        thread = threading.Thread(target=target, name="pytensor-onnx-deep-graph")
+        thread.start()
+        thread.join()
+    finally:
+        threading.stack_size(old_size)
+    if error:
+        raise error[0]
+    return result[0]
+
+
+def _count_nodes(outputs) -> int:
+    return sum(1 for v in ancestors(outputs) if v.owner is not None)
+
+
+# -- graph preparation ----------------------------------------------------------------
+def _as_output_list(outputs) -> list[Variable]:
+    if isinstance(outputs, Variable):
+        return [outputs]
+    if isinstance(outputs, (list, tuple)) and all(isinstance(o, Variable) for o in outputs):
+        if not outputs:
+            raise ValueError("outputs is empty: export at least one output variable")
+        return list(outputs)
+    raise TypeError(f"outputs must be a Variable or a list of Variables, got {outputs!r}")
+
+
+def _check_inputs(inputs) -> list[Variable]:
+    if isinstance(inputs, Variable) or not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"inputs must be a list or tuple of Variables, got {inputs!r}")
+    for i, var in enumerate(inputs):
+        if not isinstance(var, Variable):
+            raise TypeError(f"inputs[{i}] is {var!r}, not a PyTensor Variable")
+        if isinstance(var, Constant) or var.owner is not None:
+            raise ValueError(
+                f"inputs[{i}] ({var}) is not a root variable: inputs must be free symbolic "
+                "variables such as pt.vector('x'), not constants or computed values"
+            )
+    if len(set(inputs)) != len(inputs):
+        raise ValueError("inputs lists the same variable more than once")
+    return list(inputs)
+
+
+def _shared_values(inputs, outputs) -> dict[Variable, np.ndarray]:
+    """Values of the shared variables the graph reads but ``inputs`` does not list.
+
+    They are baked into the model as initializers, so that the file is self-contained.
+    Any other missing root variable is an error.
+    """
+    listed = set(inputs)
+    shared, missing = {}, []
+    for var in graph_inputs(outputs):
+        if var in listed or isinstance(var, Constant):
+            continue
+        if isinstance(var, SharedVariable):
+            shared[var] = var.get_value(borrow=True)
+        else:
+            missing.append(var)
+    if missing:
+        names = ", ".join(str(v) for v in missing)
+        raise ValueError(
+            f"The outputs depend on variables that are not in inputs: {names}. "
+            "Add them to inputs (or make them constants/shared variables)."
+        )
+    return shared
+
+
+def _rewrite(inputs, outputs) -> tuple[list[Variable], list[Variable], list]:
+    """Apply the ONNX mode's rewrites to a clone of the graph."""
+    from pytensor_onnx.mode import ONNX
+
+    fgraph = FunctionGraph(inputs, outputs, clone=True)
+    ONNX.optimizer.rewrite(fgraph)
+    return fgraph.inputs, fgraph.outputs, fgraph.toposort()
+
+
+def _convert(inputs, outputs, shared, *, rewrite, **options) -> onnx.ModelProto:
+    graph_inputs_ = list(inputs) + list(shared)
+    if rewrite:
+        graph_inputs_, outputs, nodes = _rewrite(graph_inputs_, outputs)
+    else:
+        nodes = toposort(outputs, blockers=graph_inputs_)
+    shared_vars = graph_inputs_[len(inputs) :]
+    constants = {var: value for var, value in zip(shared_vars, shared.values())}
+    return fgraph_to_onnx(
+        graph_inputs_[: len(inputs)], outputs, nodes, constants=constants, **options
+    )
+
+
+# -- public API -----------------------------------------------------------------------
+def export_onnx(
+    inputs: Sequence[Variable],
+    outputs: Variable | Sequence[Variable],
+    filename: str | os.PathLike | None = None,
+    *,
+    opset_version: int = ONNX_OPSET_VERSION,
+    model_name: str = "pytensor_model",
+    doc_string: str = "",
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    rewrite: bool = True,
+    verify: bool = False,
+    verify_inputs: Sequence | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> onnx.ModelProto:
+    """Export a PyTensor graph to an ONNX model (and file).
+
+    Parameters
+    ----------
+    inputs : list of Variable
+        The model's inputs, in order: free symbolic variables. Shared variables the
+        outputs use are not inputs: their current values are stored in the model.
+    outputs : Variable or list of Variable
+        The model's outputs.
+    filename : str or PathLike, optional
+        Where to write the ``.onnx`` file (atomically). If omitted, only return the model.
+    opset_version : int
+        ONNX opset (18 by default).
+    model_name, doc_string : str
+        Recorded in the model.
+    input_names, output_names : list of str, optional
+        ONNX names of the inputs/outputs. Default: the variables' names where they are
+        set and unique, else ``input_{i}``/``output_{i}``.
+    rewrite : bool
+        Apply the ONNX mode's rewrites (canonicalize, stabilize, specialize) first.
+    verify : bool
+        Run the model in onnxruntime on ``verify_inputs`` (or random sample inputs) and
+        compare with PyTensor; raise :class:`ONNXVerificationError` with the maximum
+        absolute and relative error if they differ. Nothing is written if it fails.
+    verify_inputs : list of array_like, optional
+        Input values for ``verify``.
+    rtol, atol : float, optional
+        Tolerances for ``verify`` (default: by dtype, 1e-6 for float64, 1e-4 otherwise).
+
+    Returns
+    -------
+    onnx.ModelProto
+        The model, which passes ``onnx.checker.check_model(model, full_check=True)``.
+
+    Examples
+    --------
+    >>> import pytensor.tensor as pt
+    >>> x = pt.vector("x")
+    >>> model = export_onnx([x], pt.exp(x) + 1, verify=True)
+    >>> [i.name for i in model.graph.input], [o.name for o in model.graph.output]
+    (['x'], ['output_0'])
+    """
+    check_opset_version(opset_version)
+    inputs = _check_inputs(inputs)
+    outputs = _as_output_list(outputs)
+    shared = _shared_values(inputs, outputs)
+
+    def convert():
+        return _convert(
+            inputs,
+            outputs,
+            shared,
+            rewrite=rewrite,
+            opset_version=opset_version,
+            model_name=model_name,
+            doc_string=doc_string,
+            input_names=input_names,
+            output_names=output_names,
+        )
+
+    model = _run_with_deep_stack(convert, _count_nodes(outputs))
+    onnx.checker.check_model(model, full_check=True)
+    if verify:
+        verify_model(model, inputs, outputs, verify_inputs, rtol=rtol, atol=atol)
+    if filename is not None:
+        path = save_model_atomically(model, filename)
+        _log.info(
+            "Exported ONNX model to %s (opset %d, %d inputs, %d outputs, %d nodes)",
+            path,
+            opset_version,
+            len(model.graph.input),
+            len(model.graph.output),
+            len(model.graph.node),
+        )
+    return model
+
+
+def export_function_onnx(
+    fn,
+    filename: str | os.PathLike | None = None,
+    *,
+    opset_version: int = ONNX_OPSET_VERSION,
+    model_name: str = "pytensor_function",
+    doc_string: str = "",
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    verify: bool = False,
+    verify_inputs: Sequence | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> onnx.ModelProto:
+    """Export a compiled ``pytensor.function`` (its rewritten graph) to ONNX.
+
+    The model has the function's explicit inputs; shared variables are stored in it with
+    their current values. Updates of shared variables are not exported (a warning says so).
+    Other parameters are as in :func:`export_onnx`.
+
+    Examples
+    --------
+    >>> import pytensor, pytensor.tensor as pt
+    >>> x = pt.vector("x")
+    >>> fn = pytensor.function([x], pt.sqrt(x))
+    >>> model = export_function_onnx(fn)
+    >>> model.graph.node[0].op_type
+    'Sqrt'
+    """
+    check_opset_version(opset_version)
+    fgraph = fn.maker.fgraph
+    explicit, constants = [], {}
+    for var, spec, container in zip(fgraph.inputs, fn.maker.inputs, fn.input_storage):
+        if getattr(spec, "shared", False) or isinstance(spec.variable, SharedVariable):
+            constants[var] = container.data
+        else:
+            explicit.append(var)
+    n_outputs = len(fn.maker.outputs)
+    outputs = fgraph.outputs[:n_outputs]
+    if len(fgraph.outputs) > n_outputs:
+        _log.warning(
+            "The function updates %d shared variable(s); the ONNX model computes its "
+            "outputs only and does not export the updates.",
+            len(fgraph.outputs) - n_outputs,
+        )
+
+    def convert():
+        return fgraph_to_onnx(
+            explicit,
+            outputs,
+            fgraph.toposort(),
+            constants=constants,
+            opset_version=opset_version,
+            model_name=model_name,
+            doc_string=doc_string,
+            input_names=input_names,
+            output_names=output_names,
+        )
+
+    model = _run_with_deep_stack(convert, len(fgraph.apply_nodes))
+    onnx.checker.check_model(model, full_check=True)
+    if verify:
+        verify_model(
+            model,
+            explicit,
+            outputs,
+            verify_inputs,
+            rtol=rtol,
+            atol=atol,
+            reference=fn if not constants else None,
+        )
+    if filename is not None:
+        save_model_atomically(model, filename)
+        _log.info("Exported ONNX model to %s", filename)
+    return model
+
+
+def compile_onnx(
+    inputs: Sequence[Variable],
+    outputs: Variable | Sequence[Variable],
+    *,
+    opset_version: int = ONNX_OPSET_VERSION,
+    graph_optimization_level: str = "auto",
+    intra_op_num_threads: int | None = None,
+    allow_spinning: bool = False,
+    providers=None,
+    session_options=None,
+    **kwargs,
+):
+    """Compile a PyTensor graph into a function that runs with ONNX Runtime.
+
+    Equivalent to ``pytensor.function(inputs, outputs, mode=onnx_mode(...))``, and it
+    also handles very deep graphs. ``kwargs`` go to ``pytensor.function``; the other
+    options to :class:`ONNXLinker`.
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor.tensor as pt
+    >>> x = pt.vector("x")
+    >>> fn = compile_onnx([x], x + 1)
+    >>> fn(np.array([1.0, 2.0]))
+    array([2., 3.])
+    >>> fn.maker.linker.onnx_model.graph.node[0].op_type
+    'Add'
+    """
+    import pytensor
+
+    from pytensor_onnx.mode import onnx_mode
+
+    mode = onnx_mode(
+        opset_version=opset_version,
+        graph_optimization_level=graph_optimization_level,
+        intra_op_num_threads=intra_op_num_threads,
+        allow_spinning=allow_spinning,
+        providers=providers,
+        session_options=session_options,
+    )
+    return _run_with_deep_stack(
+        lambda: pytensor.function(inputs, outputs, mode=mode, **kwargs),
+        _count_nodes(_as_output_list(outputs)),
+    )
+
+
+# -- verification ---------------------------------------------------------------------
+def _sample_value(var, rng: np.random.Generator) -> np.ndarray:
+    shape = tuple(3 if d is None else d for d in getattr(var.type, "shape", ()))
+    dtype = np.dtype(var.type.dtype)
+    if dtype.kind == "f":
+        return rng.normal(size=shape).astype(dtype)
+    if dtype.kind == "b":
+        return rng.random(size=shape) < 0.5
+    return rng.integers(1, 5, size=shape).astype(dtype)
+
+
+def _default_tolerance(dtype) -> float:
+    return 1e-6 if np.dtype(dtype) == np.float64 else 1e-4
+
+
+def verify_model(model, inputs, outputs, values=None, *, rtol=None, atol=None, reference=None):
+    """Run ``model`` in onnxruntime and compare with PyTensor; raise on mismatch."""
+    import onnxruntime as ort
+    import pytensor
+    from pytensor.compile.mode import Mode
+
+    if values is None:
+        rng = np.random.default_rng(0)
+        values = [_sample_value(var, rng) for var in inputs]
+    if len(values) != len(inputs):
+        raise ValueError(f"verify_inputs has {len(values)} values for {len(inputs)} inputs")
+    values = [np.asarray(v, dtype=var.type.dtype) for v, var in zip(values, inputs)]
+    if reference is None:
+        reference = pytensor.function(
+            inputs, outputs, mode=Mode(linker="py", optimizer=None), on_unused_input="ignore"
+        )
+    expected = reference(*values)
+    if not isinstance(expected, (list, tuple)):
+        expected = [expected]
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feed = {i.name: v for i, v in zip(model.graph.input, values)}
+    got = session.run(None, feed)
+    problems = []
+    for out_info, g, e in zip(model.graph.output, got, expected):
+        e = np.asarray(e)
+        if g.shape != e.shape or g.dtype != e.dtype:
+            problems.append(
+                f"{out_info.name}: got {g.dtype}{list(g.shape)}, expected {e.dtype}{list(e.shape)}"
+            )
+            continue
+        r = _default_tolerance(e.dtype) if rtol is None else rtol
+        a = _default_tolerance(e.dtype) if atol is None else atol
+        if np.allclose(g, e, rtol=r, atol=a, equal_nan=True):
+            continue
+        g64, e64 = g.astype(np.float64), e.astype(np.float64)
+        with np.errstate(all="ignore"):
+            abs_err = np.abs(g64 - e64)
+            rel_err = abs_err / np.abs(e64)
+        problems.append(
+            f"{out_info.name}: max abs error {np.nanmax(abs_err):.3g}, "
+            f"max rel error {np.nanmax(rel_err):.3g} (rtol={r}, atol={a})"
+        )
+    if problems:
+        raise ONNXVerificationError(
+            "The exported ONNX model disagrees with PyTensor:\n  " + "\n  ".join(problems)
+        )

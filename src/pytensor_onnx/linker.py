@@ -1,0 +1,211 @@
+"""ONNXLinker: runs a PyTensor FunctionGraph as one ONNX Runtime session."""
+
+from __future__ import annotations
+
+import onnx
+import onnxruntime as ort
+from pytensor.link.basic import JITLinker
+
+from pytensor_onnx.builder import ONNX_OPSET_VERSION
+from pytensor_onnx.dispatch import onnx_funcify
+
+_GRAPH_OPTIMIZATION_LEVELS = {
+    "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+
+# onnxruntime's full graph optimisation grows super-linearly with graph size (tens of
+# seconds at 40k nodes, against ~2 s with basic optimisation; see benchmarks/). Graphs
+# above this many nodes get only the basic (constant folding, redundant node) passes.
+AUTO_FULL_OPTIMIZATION_MAX_NODES = 5_000
+
+
+def check_opset_version(opset_version: int) -> int:
+    """Validate an ONNX opset version for export; return it as an int."""
+    newest = onnx.defs.onnx_opset_version()
+    if not isinstance(opset_version, int) or not ONNX_OPSET_VERSION <= opset_version <= newest:
+        raise ValueError(
+            f"opset_version must be an integer from {ONNX_OPSET_VERSION} (what the converters "
+            f"target) to {newest} (the newest this onnx knows), got {opset_version!r}"
+        )
+    return opset_version
+
+
+class ONNXLinker(JITLinker):
+    """A linker that converts the whole graph to ONNX and runs it with ONNX Runtime.
+
+    The model is converted and its ``InferenceSession`` created once, at compile time;
+    each call only feeds the inputs to ``session.run``.
+
+    Parameters
+    ----------
+    opset_version : int
+        ONNX opset of the generated model (18 by default).
+    graph_optimization_level : {"auto", "disable", "basic", "extended", "all"}
+        ONNX Runtime graph optimisation. ``"auto"`` uses ``"all"`` up to
+        ``AUTO_FULL_OPTIMIZATION_MAX_NODES`` nodes and ``"basic"`` above, where full
+        optimisation takes far longer than it saves.
+    intra_op_num_threads : int, optional
+        Threads per operator; ONNX Runtime's default (one per core) if not given.
+    allow_spinning : bool
+        Whether idle ONNX Runtime threads spin. Off by default: spinning threads fight
+        with other processes on small machines and made calls several times slower.
+    providers : list, optional
+        Execution providers, ``["CPUExecutionProvider"]`` by default.
+    session_options : onnxruntime.SessionOptions, optional
+        Full control; overrides the three options above.
+
+    Attributes
+    ----------
+    onnx_model : onnx.ModelProto or None
+        The converted model, after a function has been compiled with this linker.
+    session : onnxruntime.InferenceSession or None
+        The session that runs it.
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor, pytensor.tensor as pt
+    >>> from pytensor.compile.mode import Mode
+    >>> x = pt.vector("x")
+    >>> fn = pytensor.function([x], pt.exp(x), mode=Mode(linker=ONNXLinker(), optimizer=None))
+    >>> fn(np.zeros(2))
+    array([1., 1.])
+    >>> fn.maker.linker.onnx_model.graph.node[0].op_type
+    'Exp'
+    """
+
+    required_rewrites = ("minimum_compile", "onnx")
+    # Rewrites whose results ONNX cannot use: C-only and BLAS ops, fused Composite
+    # scalar loops (ONNX Runtime gets the same elementwise nodes either way), in-place
+    # variants (ONNX values are immutable) and Scan's C-specific preallocation.
+    incompatible_rewrites = (
+        "cxx_only",
+        "BlasOpt",
+        "fusion",
+        "local_careduce_fusion",
+        "inplace",
+        "scan_save_mem_prealloc",
+        "scan_reduce_trace_prealloc",
+    )
+
+    def __init__(
+        self,
+        opset_version: int = ONNX_OPSET_VERSION,
+        *,
+        graph_optimization_level: str = "auto",
+        intra_op_num_threads: int | None = None,
+        allow_spinning: bool = False,
+        providers=None,
+        session_options: ort.SessionOptions | None = None,
+        allow_gc=None,
+        schedule=None,
+    ):
+        super().__init__(allow_gc=allow_gc, schedule=schedule)
+        self.opset_version = check_opset_version(opset_version)
+        if graph_optimization_level != "auto" and (
+            graph_optimization_level not in _GRAPH_OPTIMIZATION_LEVELS
+        ):
+            raise ValueError(
+                f"graph_optimization_level must be 'auto' or one of "
+                f"{sorted(_GRAPH_OPTIMIZATION_LEVELS)}, got {graph_optimization_level!r}"
+            )
+        self.graph_optimization_level = graph_optimization_level
+        self.intra_op_num_threads = intra_op_num_threads
+        self.allow_spinning = allow_spinning
+        self.providers = providers
+        self.session_options = session_options
+        self.onnx_model: onnx.ModelProto | None = None
+        self.session: ort.InferenceSession | None = None
+
+    def _settings(self) -> dict:
+        return dict(
+            opset_version=self.opset_version,
+            graph_optimization_level=self.graph_optimization_level,
+            intra_op_num_threads=self.intra_op_num_threads,
+            allow_spinning=self.allow_spinning,
+            providers=self.providers,
+            session_options=self.session_options,
+            allow_gc=self.allow_gc,
+            schedule=self.schedule,
+        )
+
+    def accept(self, fgraph, no_recycling=None, profile=None):
+        # The base class re-instantiates itself with default arguments when reused for
+        # another graph; keep this linker's settings instead.
+        if self.fgraph is not None and self.fgraph is not fgraph:
+            return type(self)(**self._settings()).accept(fgraph, no_recycling, profile)
+        return super().accept(fgraph, no_recycling, profile)
+
+    def make_session_options(self, n_nodes: int) -> ort.SessionOptions:
+        """The ``SessionOptions`` for a model of ``n_nodes`` nodes."""
+        if self.session_options is not None:
+            return self.session_options
+        options = ort.SessionOptions()
+        level = self.graph_optimization_level
+        if level == "auto":
+            level = "all" if n_nodes <= AUTO_FULL_OPTIMIZATION_MAX_NODES else "basic"
+        options.graph_optimization_level = _GRAPH_OPTIMIZATION_LEVELS[level]
+        if self.intra_op_num_threads is not None:
+            options.intra_op_num_threads = self.intra_op_num_threads
+        options.add_session_config_entry(
+            "session.intra_op.allow_spinning", "1" if self.allow_spinning else "0"
+        )
+        return options
+
+    def fgraph_convert(self, fgraph, input_storage, storage_map, **kwargs):
+        self.onnx_model = onnx_funcify(fgraph, opset_version=self.opset_version)
+        self.session = ort.InferenceSession(
+            self.onnx_model.SerializeToString(),
+            self.make_session_options(len(self.onnx_model.graph.node)),
+            providers=self.providers or ["CPUExecutionProvider"],
+        )
+        return make_session_runner(self.session, fgraph)
+
+    def jit_compile(self, fn):
+        return fn
+
+    def create_thunk_inputs(self, storage_map):
+        return [storage_map[var] for var in self.fgraph.inputs]
+
+    def export_to_file(self, filename) -> None:
+        """Write the compiled function's ONNX model to ``filename`` (atomically)."""
+        if self.onnx_model is None:
+            raise RuntimeError(
+                "No ONNX model yet: compile a function with this linker before exporting"
+            )
+        from pytensor_onnx.export import save_model_atomically
+
+        save_model_atomically(self.onnx_model, filename)
+
+
+def make_session_runner(session: ort.InferenceSession, fgraph):
+    """Return ``run(*inputs) -> list of outputs`` for a session built from ``fgraph``.
+
+    This is the per-call path: it builds the input dict onnxruntime needs and calls the
+    session's C++ ``run`` directly, skipping the Python wrapper's per-call re-validation
+    (PyTensor has already checked every input's type and shape).
+    """
+    input_names = tuple(i.name for i in session.get_inputs())
+    output_names = [o.name for o in session.get_outputs()]
+    run = getattr(session, "_sess", session).run
+    # PyTensor hands scalar-typed inputs over as NumPy scalars; onnxruntime wants arrays.
+    needs_array = [not hasattr(var.type, "shape") for var in fgraph.inputs]
+
+    if any(needs_array):
+        import numpy as np
+
+        def run_session(*args):
+            feed = {
+                name: np.asarray(arg) if as_array else arg
+                for name, arg, as_array in zip(input_names, args, needs_array)
+            }
+            return run(output_names, feed, None)
+
+    else:
+
+        def run_session(*args):
+            return run(output_names, dict(zip(input_names, args)), None)
+
+    return run_session

@@ -59,7 +59,7 @@ def operand_dtype(node) -> str:
 
 
 def cast_operands(builder, node, inputs, dtype: str) -> list[str]:
-    return [builder.cast(name, inp.dtype, dtype) for name, inp in zip(inputs, node.inputs)]
+    return [builder.cast(name, inp.dtype, dtype) for name, inp in zip(inputs, node.inputs, strict=True)]
 
 
 def emit_elementwise(builder, onnx_op: str, node, inputs, **attributes) -> str:
@@ -100,7 +100,9 @@ def onnx_funcify_NEQ(op, node, builder, inputs, **kwargs):
 
 @onnx_funcify.register(ps.Sqr)
 def onnx_funcify_Sqr(op, node, builder, inputs, **kwargs):
-    return emit_elementwise(builder, "Mul", node, [inputs[0], inputs[0]])
+    dtype = kernel_dtype("Mul", node.outputs[0].dtype)
+    (x,) = cast_operands(builder, node, inputs, dtype)
+    return builder.cast(builder.add_node("Mul", [x, x]), dtype, node.outputs[0].dtype)
 
 
 @onnx_funcify.register(ps.Cast)

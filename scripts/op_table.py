@@ -12,7 +12,6 @@ import inspect
 import sys
 from pathlib import Path
 
-import pytensor.scalar as ps
 import pytensor.scalar.math  # noqa: F401  (defines more scalar ops)
 from pytensor.graph.fg import FunctionGraph
 from pytensor.scalar.basic import ScalarOp
@@ -41,12 +40,21 @@ def concrete_scalar_ops() -> list[type]:
     return sorted(found, key=lambda c: c.__name__)
 
 
+def _is_ours(converter) -> bool:
+    # Users register converters of their own; the table lists what the package ships.
+    return getattr(converter, "__module__", "").startswith("pytensor_onnx.")
+
+
 def registered_classes() -> list[type]:
-    return [c for c in onnx_funcify.registry if c not in (object, FunctionGraph)]
+    return [
+        c for c, converter in onnx_funcify.registry.items()
+        if c not in (object, FunctionGraph) and _is_ours(converter)
+    ]
 
 
 def is_supported(cls) -> bool:
-    return onnx_funcify.dispatch(cls) is not onnx_funcify.dispatch(object)
+    converter = onnx_funcify.dispatch(cls)
+    return converter is not onnx_funcify.dispatch(object) and _is_ours(converter)
 
 
 def table() -> str:

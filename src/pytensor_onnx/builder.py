@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
+from pytensor.graph.basic import Constant
 
 from pytensor_onnx.dtypes import onnx_dtype
 
@@ -129,15 +130,22 @@ class GraphBuilder:
         """Record that PyTensor variable ``var`` is ONNX value ``name``."""
         self._values[var] = name
 
-    def value(self, var) -> str:
-        """The ONNX name of PyTensor variable ``var`` (constants become initializers)."""
-        name = self._values.get(var)
-        if name is None:
-            data = getattr(var, "data", None)
-            if data is None:
-                raise KeyError(f"Variable {var} has no ONNX value yet")
-            name = self.constant(np.asarray(data, dtype=var.type.dtype))
-            self._values[var] = name
+    def value(self, var) -> str | None:
+        """The ONNX name of PyTensor variable ``var`` (constants become initializers).
+
+        None for a value with no ONNX equivalent: a constant that is not a tensor (the
+        ``None`` of an optional input, a slice, a random generator), or a variable bound
+        to None. Converters of ops with such inputs read them from ``node.inputs``.
+        """
+        if var in self._values:
+            return self._values[var]
+        if not isinstance(var, Constant):
+            raise KeyError(f"Variable {var} has no ONNX value yet")
+        if hasattr(var.type, "dtype"):
+            name = self.constant(np.asarray(var.data, dtype=var.type.dtype))
+        else:
+            name = None
+        self._values[var] = name
         return name
 
     # -- graph content -----------------------------------------------------------------
@@ -198,10 +206,13 @@ class GraphBuilder:
         The output gets its own Identity node, so that graph inputs, constants and values
         that appear as several outputs can all be outputs under their own names.
         """
+        # The value info first: it raises a TypeError naming an output that ONNX cannot
+        # represent (a random generator, a complex tensor), which has no value either.
+        info = make_value_info(var, name, symbolic_dims=False)
         self.nodes.append(
             helper.make_node("Identity", [self.value(var)], [name], name=f"Identity_{name}")
         )
-        self.outputs.append(make_value_info(var, name, symbolic_dims=False))
+        self.outputs.append(info)
 
     def make_model(
         self, *, graph_name: str = "pytensor_graph", doc_string: str = ""

@@ -84,6 +84,7 @@ ORT_MISSING_KERNELS: dict[str, frozenset[str]] = {
         "LessOrEqual": "bool",
         "GreaterOrEqual": "bool",
         "IsInf": "float16",
+        "Where": "bool int16 uint16 uint64",
     }.items()
 }
 
@@ -100,12 +101,17 @@ _WIDER_DTYPE = {
     "float16": "float32",
 }
 
+# Ops that only pick values, never compute with them: for these a dtype of the same width
+# does as well as a wider one, since Cast converts between them both ways without loss.
+_SELECTION_OPS = frozenset({"Where"})
+_SAME_WIDTH_DTYPE = {"uint64": "int64"}
+
 
 def kernel_dtype(onnx_op: str, dtype: str) -> str:
     """Return the dtype in which to run ``onnx_op`` on operands of ``dtype``.
 
     That is ``dtype`` itself when onnxruntime implements the op for it, else a wider dtype
-    that it implements.
+    that it implements (or, for an op that only selects values, one of the same width).
 
     Examples
     --------
@@ -113,11 +119,15 @@ def kernel_dtype(onnx_op: str, dtype: str) -> str:
     'float64'
     >>> kernel_dtype("Max", "int16")
     'int32'
+    >>> kernel_dtype("Where", "uint64")
+    'int64'
     """
     missing = ORT_MISSING_KERNELS.get(onnx_op)
     if missing is None or dtype not in missing:
         return dtype
     wider = _WIDER_DTYPE.get(dtype)
+    if wider is None and onnx_op in _SELECTION_OPS:
+        wider = _SAME_WIDTH_DTYPE.get(dtype)
     if wider is None or wider in missing:
         raise NotImplementedError(
             f"onnxruntime has no {onnx_op} kernel for {dtype} and no wider dtype holds "

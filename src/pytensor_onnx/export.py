@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
+import stat
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
@@ -38,10 +39,15 @@ class ONNXVerificationError(AssertionError):
 
 
 # -- files ----------------------------------------------------------------------------
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+
+
 def save_model_atomically(model: onnx.ModelProto, filename) -> Path:
     """Write ``model`` to ``filename`` through a temporary file and an atomic rename.
 
-    A failure leaves no partial file behind and leaves an existing file untouched.
+    A failure leaves no partial file behind and leaves an existing file untouched. The
+    file gets the permissions a plain ``open(filename, "wb")`` would give it: those of
+    the file it replaces, else the default ones (0666 minus the umask).
 
     Examples
     --------
@@ -51,15 +57,27 @@ def save_model_atomically(model: onnx.ModelProto, filename) -> Path:
     'm.onnx'
     """
     path = Path(filename)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    data = model.SerializeToString()
+    # Not tempfile.mkstemp: it creates the file with mode 0600, so the exported model
+    # would be unreadable to other users after the rename. os.open(..., 0o666) applies
+    # the umask exactly like a plain open() does.
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+            break
+        except FileExistsError:
+            continue
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(model.SerializeToString())
+            if path.is_file():  # keep the permissions of the file being replaced
+                os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
@@ -170,6 +188,7 @@ def _rewrite(inputs, outputs) -> tuple[list[Variable], list[Variable], list]:
 
 
 def _convert(inputs, outputs, shared, *, rewrite, **options) -> onnx.ModelProto:
+    output_name_hints = [var.name for var in outputs]  # before rewriting loses them
     graph_inputs_ = list(inputs) + list(shared)
     if rewrite:
         graph_inputs_, outputs, nodes = _rewrite(graph_inputs_, outputs)
@@ -178,7 +197,12 @@ def _convert(inputs, outputs, shared, *, rewrite, **options) -> onnx.ModelProto:
     shared_vars = graph_inputs_[len(inputs) :]
     constants = {var: value for var, value in zip(shared_vars, shared.values())}
     return fgraph_to_onnx(
-        graph_inputs_[: len(inputs)], outputs, nodes, constants=constants, **options
+        graph_inputs_[: len(inputs)],
+        outputs,
+        nodes,
+        constants=constants,
+        output_name_hints=output_name_hints,
+        **options,
     )
 
 
@@ -241,7 +265,7 @@ def export_onnx(
     >>> [i.name for i in model.graph.input], [o.name for o in model.graph.output]
     (['x'], ['output_0'])
     """
-    check_opset_version(opset_version)
+    opset_version = check_opset_version(opset_version)
     inputs = _check_inputs(inputs)
     outputs = _as_output_list(outputs)
     shared = _shared_values(inputs, outputs)
@@ -259,10 +283,16 @@ def export_onnx(
             output_names=output_names,
         )
 
-    model = _run_with_deep_stack(convert, _count_nodes(outputs))
-    onnx.checker.check_model(model, full_check=True)
-    if verify:
-        verify_model(model, inputs, outputs, verify_inputs, rtol=rtol, atol=atol)
+    def convert_and_check():
+        model = convert()
+        onnx.checker.check_model(model, full_check=True)
+        if verify:
+            verify_model(model, inputs, outputs, verify_inputs, rtol=rtol, atol=atol)
+        return model
+
+    # Verification compiles the reference with PyTensor, whose graph walks recurse as
+    # deeply as the conversion's: it needs the deep-graph stack too.
+    model = _run_with_deep_stack(convert_and_check, _count_nodes(outputs))
     if filename is not None:
         path = save_model_atomically(model, filename)
         _log.info(
@@ -305,14 +335,8 @@ def export_function_onnx(
     >>> model.graph.node[0].op_type
     'Sqrt'
     """
-    check_opset_version(opset_version)
+    opset_version = check_opset_version(opset_version)
     fgraph = fn.maker.fgraph
-    explicit, constants = [], {}
-    for var, spec, container in zip(fgraph.inputs, fn.maker.inputs, fn.input_storage):
-        if getattr(spec, "shared", False) or isinstance(spec.variable, SharedVariable):
-            constants[var] = container.data
-        else:
-            explicit.append(var)
     n_outputs = len(fn.maker.outputs)
     outputs = fgraph.outputs[:n_outputs]
     if len(fgraph.outputs) > n_outputs:
@@ -321,36 +345,89 @@ def export_function_onnx(
             "outputs only and does not export the updates.",
             len(fgraph.outputs) - n_outputs,
         )
+    # Convert only what the outputs need: the fgraph also computes the updates, which
+    # are not exported, and whose ops (e.g. random number generator updates) may have no
+    # ONNX converter. Any topological order is valid for ONNX, whose values are immutable.
+    used_vars = set(ancestors(outputs))
+    nodes = [node for node in fgraph.toposort() if used_vars.intersection(node.outputs)]
+    explicit, constants, shared_values = [], {}, {}
+    for var, spec, container in zip(fgraph.inputs, fn.maker.inputs, fn.input_storage):
+        if getattr(spec, "shared", False) or isinstance(spec.variable, SharedVariable):
+            shared_values[var] = container.data
+            if var in used_vars:
+                constants[var] = container.data
+        else:
+            explicit.append(var)
 
     def convert():
-        return fgraph_to_onnx(
+        model = fgraph_to_onnx(
             explicit,
             outputs,
-            fgraph.toposort(),
+            nodes,
             constants=constants,
             opset_version=opset_version,
             model_name=model_name,
             doc_string=doc_string,
             input_names=input_names,
             output_names=output_names,
+            # The names of the variables the user compiled, which rewriting may have lost.
+            output_name_hints=[getattr(out.variable, "name", None) for out in fn.maker.outputs],
         )
+        onnx.checker.check_model(model, full_check=True)
+        if verify:
+            verify_model(
+                model,
+                explicit,
+                outputs,
+                verify_inputs,
+                rtol=rtol,
+                atol=atol,
+                reference=_fgraph_reference(fgraph, nodes, n_outputs, shared_values),
+            )
+        return model
 
     model = _run_with_deep_stack(convert, len(fgraph.apply_nodes))
-    onnx.checker.check_model(model, full_check=True)
-    if verify:
-        verify_model(
-            model,
-            explicit,
-            outputs,
-            verify_inputs,
-            rtol=rtol,
-            atol=atol,
-            reference=fn if not constants else None,
-        )
     if filename is not None:
-        save_model_atomically(model, filename)
-        _log.info("Exported ONNX model to %s", filename)
+        path = save_model_atomically(model, filename)
+        _log.info(
+            "Exported ONNX model to %s (opset %d, %d inputs, %d outputs, %d nodes)",
+            path,
+            opset_version,
+            len(model.graph.input),
+            len(model.graph.output),
+            len(model.graph.node),
+        )
     return model
+
+
+def _fgraph_reference(fgraph, nodes, n_outputs: int, shared_values: dict) -> Callable:
+    """A reference for ``verify``: ``fgraph``'s outputs by PyTensor's Python implementations.
+
+    Not the compiled function itself: calling it would apply its updates to the shared
+    variables, and it may run with the ONNX backend being verified. Its graph is run with
+    PyTensor's ``PerformLinker`` instead (not recompiled: the compiled graph can hold
+    in-place ops, which ``pytensor.function`` refuses), on copies of the inputs, which
+    in-place ops may overwrite. Only ``nodes``, those the outputs need, are run: the
+    updates may fail on the sample inputs (or have side effects). The reference takes the
+    values of the explicit inputs; ``shared_values`` maps the fgraph's shared-variable
+    inputs to theirs.
+    """
+    from pytensor.link.basic import PerformLinker
+
+    def reference(*explicit_values):
+        linker = PerformLinker(schedule=lambda _: nodes).accept(fgraph, no_recycling=[])
+        # Storage for every output, also the update outputs that are not computed.
+        thunk, input_containers, output_containers = linker.make_thunk(
+            output_storage=[[None] for _ in fgraph.outputs]
+        )
+        explicit_values = iter(explicit_values)
+        for var, container in zip(fgraph.inputs, input_containers):
+            value = shared_values[var] if var in shared_values else next(explicit_values)
+            container.storage[0] = np.array(value, copy=True)
+        thunk()
+        return [container.storage[0] for container in output_containers[:n_outputs]]
+
+    return reference
 
 
 def compile_onnx(
@@ -411,7 +488,12 @@ def _sample_value(var, rng: np.random.Generator) -> np.ndarray:
 
 
 def _default_tolerance(dtype) -> float:
-    return 1e-6 if np.dtype(dtype) == np.float64 else 1e-4
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        # Integers and booleans must match exactly: a relative tolerance would let
+        # large integers be off by thousands.
+        return 0.0
+    return 1e-6 if dtype == np.float64 else 1e-4
 
 
 def verify_model(model, inputs, outputs, values=None, *, rtol=None, atol=None, reference=None):
@@ -446,15 +528,24 @@ def verify_model(model, inputs, outputs, values=None, *, rtol=None, atol=None, r
             continue
         r = _default_tolerance(e.dtype) if rtol is None else rtol
         a = _default_tolerance(e.dtype) if atol is None else atol
-        if np.allclose(g, e, rtol=r, atol=a, equal_nan=True):
+        if e.dtype.kind in "biu" and r == a == 0:
+            close = g == e  # exact, also for int64 values beyond float64's 2**53
+        else:
+            close = np.isclose(g, e, rtol=r, atol=a, equal_nan=True)
+        if close.all():
             continue
-        g64, e64 = g.astype(np.float64), e.astype(np.float64)
+        # The errors of the mismatched elements only; np.max (unlike np.nanmax) reports
+        # NaN where one side is NaN and the other is not, and never warns.
+        # Integers as Python ints: exact, and no overflow in the difference.
+        as_type = object if e.dtype.kind in "biu" else np.float64
+        g_bad, e_bad = g[~close].astype(as_type), e[~close].astype(as_type)
         with np.errstate(all="ignore"):
-            abs_err = np.abs(g64 - e64)
-            rel_err = abs_err / np.abs(e64)
+            abs_err = np.abs(g_bad - e_bad)
+            rel_err = abs_err.astype(np.float64) / np.abs(e_bad).astype(np.float64)
         problems.append(
-            f"{out_info.name}: max abs error {np.nanmax(abs_err):.3g}, "
-            f"max rel error {np.nanmax(rel_err):.3g} (rtol={r}, atol={a})"
+            f"{out_info.name}: {abs_err.size} of {e.size} elements differ, "
+            f"max abs error {np.max(abs_err):.3g}, max rel error {np.max(rel_err):.3g} "
+            f"(rtol={r}, atol={a})"
         )
     if problems:
         raise ONNXVerificationError(

@@ -111,11 +111,23 @@ def onnx_funcify_passthrough(op, node, builder, inputs, **kwargs):
 
 
 def describe_op(op) -> str:
-    """A short name for an op in error messages: its class, and the scalar op of an Elemwise."""
-    scalar_op = getattr(op, "scalar_op", None)
-    if scalar_op is not None:
-        return f"{type(op).__name__}(scalar_op={type(scalar_op).__name__})"
+    """A short name for an op in error messages: its class, and the op it wraps.
+
+    The wrapped op is what tells ops of the same class apart: the scalar op of an
+    ``Elemwise``, the core op of a ``Blockwise`` (``pt.linalg.inv`` and ``pt.linalg.det``
+    are both ``Blockwise`` before rewriting).
+    """
+    for attribute in ("scalar_op", "core_op"):
+        inner = getattr(op, attribute, None)
+        if inner is not None:
+            return f"{type(op).__name__}({attribute}={type(inner).__name__})"
     return type(op).__name__
+
+
+def _converter_target(op) -> str:
+    """The class to register a converter for, to support ``op``."""
+    scalar_op = getattr(op, "scalar_op", None)  # Elemwise dispatches to its scalar op
+    return type(scalar_op if scalar_op is not None else op).__name__
 
 
 def _default_names(variables, prefix: str, builder: GraphBuilder) -> list[str]:
@@ -147,34 +159,55 @@ def fgraph_to_onnx(
     output_names: Sequence[str] | None = None,
     doc_string: str = "",
     constants: dict | None = None,
+    output_name_hints: Sequence[str | None] | None = None,
 ) -> onnx.ModelProto:
     """Convert a PyTensor graph, given as inputs, outputs and topologically ordered nodes.
 
     ``constants`` maps root variables that are not model inputs (e.g. shared variables)
-    to the values stored for them in the model. Every node is converted even after one fails, so that a graph with unsupported ops
-    raises a single ``NotImplementedError`` that lists all of them.
+    to the values stored for them in the model. Every node is converted even after one
+    fails, so that a graph with unsupported ops raises a single ``NotImplementedError``
+    that lists all of them.
+
+    Without ``output_names``, outputs are named after ``output_name_hints`` (default: the
+    outputs' own names) where set and not an input's name, else ``output_{i}``. Callers
+    that rewrote the graph pass the names of the user's variables as hints: rewriting
+    replaces outputs by new, unnamed variables (``(exp(x) + 0)`` by ``exp(x)``).
     """
     builder = GraphBuilder(opset_version)
     if input_names is None:
         input_names = _default_names(inputs, "input", builder)
     else:
         input_names = _claim_names(input_names, len(inputs), "input", builder)
+    # Inputs and shared values that are not tensors (random generators) have no ONNX
+    # value. They are bound to None, and an input of that kind is reported only after
+    # the nodes: the ops that use it (random variables) are what the user must know of.
+    non_tensor_inputs = []
     for var, name in zip(inputs, input_names, strict=True):
-        builder.add_input(var, name)
+        if hasattr(var.type, "dtype"):
+            builder.add_input(var, name)
+        else:
+            non_tensor_inputs.append((var, name))
+            builder.bind(var, None)
     for var, value in (constants or {}).items():
-        builder.bind(var, builder.constant(np.asarray(value, dtype=var.type.dtype)))
+        if hasattr(var.type, "dtype"):
+            builder.bind(var, builder.constant(np.asarray(value, dtype=var.type.dtype)))
+        else:
+            builder.bind(var, None)
 
     if output_names is None:
         taken = set(input_names)
+        if output_name_hints is None:
+            output_name_hints = [var.name for var in outputs]
         output_names = [
-            builder.fresh_name(var.name if var.name and var.name not in taken else f"output_{i}")
-            for i, var in enumerate(outputs)
+            builder.fresh_name(hint if hint and hint not in taken else f"output_{i}")
+            for i, hint in enumerate(output_name_hints)
         ]
     else:
         output_names = _claim_names(output_names, len(outputs), "output", builder)
 
     unsupported: Counter[str] = Counter()
     reasons: dict[str, str] = {}
+    targets: dict[str, str] = {}
     for node in nodes:
         node_inputs = [builder.value(var) for var in node.inputs]
         try:
@@ -183,6 +216,7 @@ def fgraph_to_onnx(
             key = describe_op(node.op)
             unsupported[key] += 1
             reasons.setdefault(key, str(err).split("\n", 1)[0])
+            targets.setdefault(key, _converter_target(node.op))
             results = [f"<unconverted {key}>"] * len(node.outputs)
         if isinstance(results, str):
             results = [results]
@@ -195,14 +229,18 @@ def fgraph_to_onnx(
             builder.bind(var, name)
 
     if unsupported:
-        raise NotImplementedError(_unsupported_message(unsupported, reasons))
+        raise NotImplementedError(_unsupported_message(unsupported, reasons, targets))
+    for var, name in non_tensor_inputs:
+        make_value_info(var, name)  # raises the TypeError that names the input
 
     for var, name in zip(outputs, output_names, strict=True):
         builder.add_output(var, name)
     return builder.make_model(graph_name=model_name, doc_string=doc_string)
 
 
-def _unsupported_message(unsupported: Counter, reasons: dict[str, str]) -> str:
+def _unsupported_message(
+    unsupported: Counter, reasons: dict[str, str], targets: dict[str, str]
+) -> str:
     lines = [
         f"Cannot convert the graph to ONNX: {len(unsupported)} kind(s) of op have no ONNX "
         "converter:"
@@ -211,7 +249,9 @@ def _unsupported_message(unsupported: Counter, reasons: dict[str, str]) -> str:
         reason = reasons[key]
         detail = "" if reason.startswith("No ONNX conversion available") else f" ({reason})"
         lines.append(f"  - {key}: {count} node{'s' if count > 1 else ''}{detail}")
-    example = next(iter(unsupported)).split("(scalar_op=")[-1].rstrip(")")
+    # Not parsed back out of the description: "Blockwise(core_op=X)" names no class to
+    # register, and a Blockwise is converted by a converter for Blockwise.
+    example = targets[next(iter(unsupported))]
     lines += [
         "To support an op, register a converter for its class (for Elemwise, for its scalar "
         "op's class):",

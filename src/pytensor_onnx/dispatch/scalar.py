@@ -22,14 +22,12 @@ SCALAR_OP_TO_ONNX: dict[type, str] = {
     ps.Sub: "Sub",
     ps.Mul: "Mul",
     ps.TrueDiv: "Div",
-    ps.Neg: "Neg",
     ps.Abs: "Abs",
     ps.Maximum: "Max",
     ps.Minimum: "Min",
     ps.Exp: "Exp",
     ps.Log: "Log",
     ps.Sqrt: "Sqrt",
-    ps.Pow: "Pow",
     ps.Floor: "Floor",
     ps.Ceil: "Ceil",
     ps.RoundHalfToEven: "Round",
@@ -59,7 +57,9 @@ def operand_dtype(node) -> str:
 
 
 def cast_operands(builder, node, inputs, dtype: str) -> list[str]:
-    return [builder.cast(name, inp.dtype, dtype) for name, inp in zip(inputs, node.inputs, strict=True)]
+    return [
+        builder.cast(name, inp.dtype, dtype) for name, inp in zip(inputs, node.inputs, strict=True)
+    ]
 
 
 def emit_elementwise(builder, onnx_op: str, node, inputs, **attributes) -> str:
@@ -69,6 +69,8 @@ def emit_elementwise(builder, onnx_op: str, node, inputs, **attributes) -> str:
     onnxruntime has no kernel for that dtype, and the result is cast to the node's output
     dtype.
     """
+    if onnx_op in _COMPARISONS and {inp.dtype for inp in node.inputs} == {"int64", "uint64"}:
+        return _compare_int64_with_uint64(builder, onnx_op, node, inputs)
     dtype = kernel_dtype(onnx_op, operand_dtype(node))
     operands = cast_operands(builder, node, inputs, dtype)
     if onnx_op in _BINARY_ONLY:
@@ -79,6 +81,41 @@ def emit_elementwise(builder, onnx_op: str, node, inputs, **attributes) -> str:
         result = builder.add_node(onnx_op, operands, **attributes)
     result_dtype = "bool" if onnx_op in PREDICATE_OPS else dtype
     return builder.cast(result, result_dtype, node.outputs[0].dtype)
+
+
+_COMPARISONS = {
+    "Equal": np.equal,
+    "Less": np.less,
+    "Greater": np.greater,
+    "LessOrEqual": np.less_equal,
+    "GreaterOrEqual": np.greater_equal,
+}
+
+
+def _compare_int64_with_uint64(builder, onnx_op, node, inputs) -> str:
+    # NumPy compares int64 with uint64 exactly, while their common dtype, float64, rounds
+    # both above 2**53. So compare as uint64 (int64 -> uint64 wraps negatives), and where
+    # the int64 operand is negative, use what comparing a negative number with a
+    # non-negative one gives.
+    signed = [inp.dtype == "int64" for inp in node.inputs]
+    result = builder.add_node(onnx_op, cast_operands(builder, node, inputs, "uint64"))
+    negative = builder.add_node("Less", [inputs[signed.index(True)], builder.constant(np.int64(0))])
+    if _COMPARISONS[onnx_op](*(-1 if s else 0 for s in signed)):
+        return builder.add_node("Or", [negative, result])
+    return builder.add_node("And", [builder.add_node("Not", [negative]), result])
+
+
+def where(builder, condition: str, if_true: str, if_false: str, dtype: str) -> str:
+    """ONNX ``Where`` on values of ``dtype`` (widened where onnxruntime has no kernel).
+
+    onnxruntime's Where does not keep the sign of a selected -0.0 (depending on the
+    broadcasting pattern, it returns +0.0 for it), so converters that must return -0.0 build
+    it with arithmetic instead.
+    """
+    compute = kernel_dtype("Where", dtype)
+    if_true = builder.cast(if_true, dtype, compute)
+    if_false = builder.cast(if_false, dtype, compute)
+    return builder.cast(builder.add_node("Where", [condition, if_true, if_false]), compute, dtype)
 
 
 def _register_table_op(scalar_op_class: type, onnx_op: str) -> None:
@@ -98,6 +135,71 @@ def onnx_funcify_NEQ(op, node, builder, inputs, **kwargs):
     return builder.add_node("Not", [emit_elementwise(builder, "Equal", node, inputs)])
 
 
+@onnx_funcify.register(ps.Neg)
+def onnx_funcify_Neg(op, node, builder, inputs, **kwargs):
+    dtype = node.outputs[0].dtype
+    if dtype.startswith("uint"):
+        # onnxruntime has no Neg for unsigned ints; 0 - x wraps as NumPy's negative does.
+        return builder.add_node("Sub", [builder.constant(np.zeros((), dtype)), inputs[0]])
+    return emit_elementwise(builder, "Neg", node, inputs)
+
+
+@onnx_funcify.register(ps.Pow)
+def onnx_funcify_Pow(op, node, builder, inputs, **kwargs):
+    dtype = node.outputs[0].dtype
+    if np.dtype(dtype).kind == "f":
+        return emit_elementwise(builder, "Pow", node, inputs)
+    # onnxruntime's integer Pow is std::pow in double converted back: inexact above 2**53
+    # and undefined on overflow (and missing for several dtypes). NumPy multiplies in the
+    # integer dtype, wrapping. So square and multiply: for a constant exponent, only its
+    # bits; else once per bit of the dtype (a negative exponent is an error in NumPy; it
+    # gives some value here).
+    base, exponent = cast_operands(builder, node, inputs, dtype)
+    constant_exponent = _uniform_constant(node.inputs[1], max_ndim=node.inputs[0].type.ndim)
+    if constant_exponent is not None and constant_exponent >= 0:
+        return _power_by_constant(builder, base, int(constant_exponent), dtype)
+    one, two = (builder.constant(np.asarray(v, dtype=dtype)) for v in (1, 2))
+    result = None
+    info = np.iinfo(dtype)
+    for bit in range(info.bits - (info.min < 0)):
+        if bit:
+            base = builder.add_node("Mul", [base, base])
+            exponent = builder.add_node("Div", [exponent, two])
+        # the factor is base ** (exponent % 2): 1 + (exponent % 2) * (base - 1)
+        odd = builder.add_node("Mod", [exponent, two])
+        factor = builder.add_node(
+            "Add", [one, builder.add_node("Mul", [odd, builder.add_node("Sub", [base, one])])]
+        )
+        result = factor if result is None else builder.add_node("Mul", [result, factor])
+    return result
+
+
+def _uniform_constant(var, max_ndim: int):
+    """The single value of a constant whose broadcast cannot change the other operand's
+    shape (all its dims are 1 and it has no more dims than ``max_ndim``), else None."""
+    data = getattr(var, "data", None)
+    if data is None:
+        return None
+    data = np.asarray(data)
+    if data.ndim > max_ndim or data.size != 1:
+        return None
+    return data.item()
+
+
+def _power_by_constant(builder, base: str, exponent: int, dtype: str) -> str:
+    if exponent == 0:  # ones in the base's shape
+        zero, one = (builder.constant(np.asarray(v, dtype=dtype)) for v in (0, 1))
+        return builder.add_node("Add", [builder.add_node("Mul", [base, zero]), one])
+    result = None
+    while exponent:
+        if exponent & 1:
+            result = base if result is None else builder.add_node("Mul", [result, base])
+        exponent >>= 1
+        if exponent:
+            base = builder.add_node("Mul", [base, base])
+    return result
+
+
 @onnx_funcify.register(ps.Sqr)
 def onnx_funcify_Sqr(op, node, builder, inputs, **kwargs):
     dtype = kernel_dtype("Mul", node.outputs[0].dtype)
@@ -115,10 +217,11 @@ def onnx_funcify_Switch(op, node, builder, inputs, **kwargs):
     condition, *branches = inputs
     out_dtype = node.outputs[0].dtype
     condition = builder.cast(condition, node.inputs[0].dtype, "bool")
-    branches = [
+    if_true, if_false = (
         builder.cast(name, inp.dtype, out_dtype) for name, inp in zip(branches, node.inputs[1:])
-    ]
-    return builder.add_node("Where", [condition, *branches])
+    )
+    # A -0.0 picked from a branch may come out as +0.0 (see `where`); values are exact.
+    return where(builder, condition, if_true, if_false, out_dtype)
 
 
 @onnx_funcify.register(ps.Second)
@@ -131,17 +234,23 @@ def onnx_funcify_Second(op, node, builder, inputs, **kwargs):
 
 @onnx_funcify.register(ps.RoundHalfAwayFromZero)
 def onnx_funcify_RoundHalfAwayFromZero(op, node, builder, inputs, **kwargs):
-    # PyTensor computes `floor(x + 0.5) if x > 0 else ceil(x - 0.5)`; mirror it exactly
-    # (including its result for 0.49999999999999994) rather than using another formula.
+    # PyTensor computes `floor(x + 0.5) if x > 0 else ceil(x - 0.5)` on Python floats, that
+    # is in float64 whatever the dtype (exact for float32; for float64 it rounds
+    # 0.49999999999999994 to 1, and 0.0 to -0.0). Mirror it exactly, as
+    # sign * floor(|x| + 0.5) with sign = 1 if x > 0 else -1, since ceil(x - 0.5) is
+    # -floor(0.5 - x) exactly: arithmetic rather than Where, which loses -0.0.
     dtype = node.outputs[0].dtype
-    compute = kernel_dtype("Add", dtype)
-    (x,) = cast_operands(builder, node, inputs, compute)
-    half = builder.constant(np.asarray(0.5, dtype=compute))
-    zero = builder.constant(np.asarray(0, dtype=compute))
-    up = builder.add_node("Floor", [builder.add_node("Add", [x, half])])
-    down = builder.add_node("Ceil", [builder.add_node("Sub", [x, half])])
-    result = builder.add_node("Where", [builder.add_node("Greater", [x, zero]), up, down])
-    return builder.cast(result, compute, dtype)
+    (x,) = cast_operands(builder, node, inputs, "float64")
+
+    def const(value):
+        return builder.constant(np.asarray(value, dtype="float64"))
+
+    positive = builder.add_node("Greater", [x, const(0)])
+    sign = builder.add_node("Where", [positive, const(1), const(-1)])
+    magnitude = builder.add_node(
+        "Floor", [builder.add_node("Add", [builder.add_node("Abs", [x]), const(0.5)])]
+    )
+    return builder.cast(builder.add_node("Mul", [sign, magnitude]), "float64", dtype)
 
 
 @onnx_funcify.register(ps.IntDiv)
@@ -149,32 +258,44 @@ def onnx_funcify_IntDiv(op, node, builder, inputs, **kwargs):
     dtype = node.outputs[0].dtype
     if dtype.startswith("float"):
         return _float_floor_divide(builder, node, inputs, dtype)
+    if dtype == "bool":  # onnxruntime has no bool arithmetic; 0 and 1 divide alike in int8
+        return builder.cast(_int_floor_divide(builder, node, inputs, "int8"), "int8", "bool")
     return _int_floor_divide(builder, node, inputs, dtype)
 
 
 def _int_floor_divide(builder, node, inputs, dtype):
     # ONNX's integer Div truncates toward zero, and its kernels trap (SIGFPE, killing the
     # process) on a zero divisor and on INT_MIN / -1. NumPy floors, returns 0 for a zero
-    # divisor and wraps INT_MIN // -1 to INT_MIN. So divide by a safe divisor, where floor
-    # division is exact as (a - a mod b) / b with Python's mod, and patch 0 and -1 after.
-    compute = kernel_dtype("Div", dtype)
-    a, b = cast_operands(builder, node, inputs, compute)
-    zero = builder.constant(np.asarray(0, dtype=compute))
-    one = builder.constant(np.asarray(1, dtype=compute))
-    b_is_zero = builder.add_node("Equal", [b, zero])
-    trapping = b_is_zero
-    if np.issubdtype(np.dtype(compute), np.signedinteger):
-        minus_one = builder.constant(np.asarray(-1, dtype=compute))
-        b_is_minus_one = builder.add_node("Equal", [b, minus_one])
-        trapping = builder.add_node("Or", [b_is_zero, b_is_minus_one])
-    safe_b = builder.add_node("Where", [trapping, one, b])
-    remainder = builder.add_node("Mod", [a, safe_b], fmod=0)
-    result = builder.add_node("Div", [builder.add_node("Sub", [a, remainder]), safe_b])
-    if trapping is not b_is_zero:
-        negated = builder.add_node("Sub", [zero, a])
-        result = builder.add_node("Where", [b_is_minus_one, negated, result])
-    result = builder.add_node("Where", [b_is_zero, zero, result])
-    return builder.cast(result, compute, dtype)
+    # divisor and wraps INT_MIN // -1 to INT_MIN. So divide by 1 where the divisor is 0 or
+    # -1, floor the truncated quotient q (a - q * b never overflows: |q * b| <= |a|), and
+    # multiply by 0 or -1 there. Arithmetic instead of Where, which onnxruntime lacks for
+    # some integer dtypes; and every op here has kernels for every integer dtype.
+    a, b = cast_operands(builder, node, inputs, dtype)
+
+    def const(value):
+        return builder.constant(np.asarray(value, dtype=dtype))
+
+    def node_(op_type, *args):
+        return builder.add_node(op_type, list(args))
+
+    def indicator(condition):  # 1 where condition holds, else 0
+        return builder.cast(condition, "bool", dtype)
+
+    patch = indicator(node_("Equal", b, const(0)))  # 1 where b == 0
+    signed = np.issubdtype(np.dtype(dtype), np.signedinteger)
+    if signed:
+        minus_one = indicator(node_("Equal", b, const(-1)))
+        patch = node_("Add", patch, node_("Add", minus_one, minus_one))  # 2 where b == -1
+    safe_b = node_("Add", b, patch)  # 1 where b is 0 or -1
+    quotient = node_("Div", a, safe_b)
+    if signed:
+        remainder = node_("Sub", a, node_("Mul", quotient, safe_b))
+        inexact = node_("Not", node_("Equal", remainder, const(0)))
+        signs_differ = node_(
+            "Xor", node_("Less", remainder, const(0)), node_("Less", safe_b, const(0))
+        )
+        quotient = node_("Sub", quotient, indicator(node_("And", inexact, signs_differ)))
+    return node_("Mul", quotient, node_("Sub", const(1), patch))  # 0 or -1 where patched
 
 
 def _float_floor_divide(builder, node, inputs, dtype):
@@ -201,10 +322,14 @@ def _float_floor_divide(builder, node, inputs, dtype):
     floordiv = node_("Floor", div)
     round_up = node_("Greater", node_("Sub", div, floordiv), const(0.5))
     floordiv = node_("Add", floordiv, builder.cast(round_up, "bool", compute))
-    true_div = node_("Div", a, b)
-    signed_zero = node_("Mul", true_div, zero)
-    result = node_("Where", node_("Equal", div, zero), signed_zero, floordiv)
-    result = node_("Where", node_("Equal", b, zero), true_div, result)
+    # Where div == 0 the result is the zero with the sign of a / b: a's sign times b's (a
+    # is finite there, b nonzero). Where loses -0.0, so select that sign as +-1 (sign(1 / a)
+    # tells -0.0 from 0.0) and multiply by 0 after.
+    div_is_zero = node_("Equal", div, zero)
+    sign = node_("Mul", node_("Sign", node_("Div", const(1), a)), node_("Sign", b))
+    result = node_("Where", div_is_zero, sign, floordiv)
+    result = node_("Where", node_("Equal", b, zero), node_("Div", a, b), result)
+    result = node_("Mul", result, builder.cast(node_("Not", div_is_zero), "bool", compute))
     return builder.cast(result, compute, dtype)
 
 

@@ -316,9 +316,26 @@ def test_invalid_input_value_is_rejected(two_input_fn, bad_value, reason):
     ok = np.ones(3, dtype="float32")
     with pytest.raises(TypeError, match=reason) as excinfo:
         two_input_fn(ok, bad_value)
-    # PyTensor identifies the offending input by its position (neither PyTensor 2.38
-    # nor 3.0 puts the variable's name in this message).
-    assert "index 1" in _message(excinfo)
+    # PyTensor identifies the offending input only by its position (2.38 in the message,
+    # 3.0 in a note); ONNX functions name it and its expected type.
+    message = _message(excinfo)
+    assert "input 1 ('b', expected Vector(float32, shape=(3,)))" in message
+
+
+def test_unnamed_input_is_described_by_its_type(two_input_fn):
+    x = pt.vector(dtype="float32")
+    fn = pytensor.function([x], x * 2, mode="ONNX")
+    with pytest.raises(TypeError, match=r"input 0 \(<Vector\(float32, shape=\(\?,\)\)>"):
+        fn(np.ones((2, 2), dtype="float32"))
+
+
+def test_errors_inside_onnxruntime_are_not_blamed_on_inputs():
+    # A TypeError that is not about an input value propagates unchanged.
+    x = pt.vector("x")
+    fn = pytensor.function([x], x * 2, mode="ONNX")
+    with pytest.raises(TypeError, match="Too many") as excinfo:
+        fn(np.ones(2), np.ones(2))
+    assert "Bad value" not in str(excinfo.value)
 
 
 def test_allow_input_downcast():

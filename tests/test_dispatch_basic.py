@@ -17,34 +17,20 @@ from pytensor.graph.op import Op
 from pytensor_onnx import GraphBuilder, make_value_info, onnx_funcify, onnx_typify
 from pytensor_onnx.dispatch.basic import fgraph_to_onnx
 from pytensor_onnx.dtypes import PYTENSOR_TO_ONNX
+from tests.custom_ops import UnaryTestOp
 from tests.test_basic import assert_same, compare_onnx_and_py, get_onnx_node_types
 
 
-class FakeOp(Op):
+class FakeOp(UnaryTestOp):
     """An op no converter is registered for."""
 
-    __props__ = ()
 
-    def make_node(self, x):
-        x = pt.as_tensor_variable(x)
-        return Apply(self, [x], [x.type()])
-
-    def perform(self, node, inputs, output_storage):
-        output_storage[0][0] = inputs[0].copy()
-
-
-class SoftClip(Op):
+class SoftClip(UnaryTestOp):
     """A custom op with a custom converter: x / (1 + |x|)."""
 
-    __props__ = ()
-
-    def make_node(self, x):
-        x = pt.as_tensor_variable(x)
-        return Apply(self, [x], [x.type()])
-
-    def perform(self, node, inputs, output_storage):
-        (x,) = inputs
-        output_storage[0][0] = (x / (1 + np.abs(x))).astype(x.dtype)
+    @staticmethod
+    def compute(x):
+        return x / (1 + np.abs(x))
 
 
 def onnx_funcify_SoftClip(op, node, builder, inputs, **kwargs):

@@ -20,6 +20,7 @@ from pytensor_onnx import (
     export_function_onnx,
     export_onnx,
 )
+from tests.custom_ops import UnaryTestOp
 from tests.test_basic import assert_same, py_mode
 from tests.test_dispatch_basic import registered_converter
 
@@ -57,17 +58,12 @@ def names(value_infos) -> list[str]:
     return [v.name for v in value_infos]
 
 
-class Twice(Op):
+class Twice(UnaryTestOp):
     """2 * x, with a deliberately wrong converter (for the verification tests)."""
 
-    __props__ = ()
-
-    def make_node(self, x):
-        x = pt.as_tensor_variable(x)
-        return Apply(self, [x], [x.type()])
-
-    def perform(self, node, inputs, output_storage):
-        output_storage[0][0] = inputs[0] * np.asarray(2, dtype=inputs[0].dtype)
+    @staticmethod
+    def compute(x):
+        return x * np.asarray(2, dtype=x.dtype)
 
 
 def onnx_funcify_Twice(op, node, builder, inputs, **kwargs):
@@ -80,17 +76,8 @@ def onnx_funcify_Twice(op, node, builder, inputs, **kwargs):
     return builder.add_node("Mul", [inputs[0], builder.constant(np.asarray(3, dtype))])
 
 
-class KeepNaN(Op):
+class KeepNaN(UnaryTestOp):
     """Identity, with a wrong converter that replaces NaN by 0."""
-
-    __props__ = ()
-
-    def make_node(self, x):
-        x = pt.as_tensor_variable(x)
-        return Apply(self, [x], [x.type()])
-
-    def perform(self, node, inputs, output_storage):
-        output_storage[0][0] = inputs[0].copy()
 
 
 def onnx_funcify_KeepNaN(op, node, builder, inputs, **kwargs):
@@ -315,15 +302,8 @@ def test_export_function_onnx_verify_fails_on_a_wrong_converter(tmp_path):
 
 
 # -- files -----------------------------------------------------------------------------
-class NoConverter(Op):
-    __props__ = ()
-
-    def make_node(self, x):
-        x = pt.as_tensor_variable(x)
-        return Apply(self, [x], [x.type()])
-
-    def perform(self, node, inputs, output_storage):
-        output_storage[0][0] = inputs[0]
+class NoConverter(UnaryTestOp):
+    """An op no converter is registered for."""
 
 
 @pytest.mark.parametrize("failure", ["unsupported", "verify", "names"])

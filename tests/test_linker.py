@@ -11,12 +11,11 @@ import pytensor.scalar as ps
 import pytensor.tensor as pt
 import pytest
 from pytensor.compile.mode import Mode
-from pytensor.graph.basic import Apply
 from pytensor.graph.fg import FunctionGraph
-from pytensor.graph.op import Op
 from pytensor.tensor.elemwise import Elemwise
 
 from pytensor_onnx import ONNXLinker, onnx_funcify
+from tests.custom_ops import UnaryTestOp
 from tests.test_basic import assert_same, compare_onnx_and_py, py_mode
 
 
@@ -344,15 +343,10 @@ def test_allow_input_downcast():
     assert_same(fn(np.array([1.0, 2.0])), np.array([2.0, 4.0], dtype="float32"))
 
 
-class UnsupportedA(Op):
-    __props__ = ()
-
-    def make_node(self, x):
-        x = pt.as_tensor_variable(x)
-        return Apply(self, [x], [x.type()])
-
-    def perform(self, node, inputs, output_storage):
-        output_storage[0][0] = inputs[0] + 1
+class UnsupportedA(UnaryTestOp):
+    @staticmethod
+    def compute(x):
+        return x + 1
 
 
 class UnsupportedB(UnsupportedA):

@@ -283,27 +283,11 @@ def export_onnx(
             output_names=output_names,
         )
 
-    def convert_and_check():
-        model = convert()
-        onnx.checker.check_model(model, full_check=True)
+    def check(model):
         if verify:
             verify_model(model, inputs, outputs, verify_inputs, rtol=rtol, atol=atol)
-        return model
 
-    # Verification compiles the reference with PyTensor, whose graph walks recurse as
-    # deeply as the conversion's: it needs the deep-graph stack too.
-    model = _run_with_deep_stack(convert_and_check, _count_nodes(outputs))
-    if filename is not None:
-        path = save_model_atomically(model, filename)
-        _log.info(
-            "Exported ONNX model to %s (opset %d, %d inputs, %d outputs, %d nodes)",
-            path,
-            opset_version,
-            len(model.graph.input),
-            len(model.graph.output),
-            len(model.graph.node),
-        )
-    return model
+    return _build_check_save(convert, check, _count_nodes(outputs), filename)
 
 
 def export_function_onnx(
@@ -360,7 +344,7 @@ def export_function_onnx(
             explicit.append(var)
 
     def convert():
-        model = fgraph_to_onnx(
+        return fgraph_to_onnx(
             explicit,
             outputs,
             nodes,
@@ -373,8 +357,10 @@ def export_function_onnx(
             # The names of the variables the user compiled, which rewriting may have lost.
             output_name_hints=[getattr(out.variable, "name", None) for out in fn.maker.outputs],
         )
-        onnx.checker.check_model(model, full_check=True)
+
+    def check(model):
         if verify:
+            reference = _fgraph_reference(fgraph, nodes, n_outputs, shared_values)
             verify_model(
                 model,
                 explicit,
@@ -382,17 +368,33 @@ def export_function_onnx(
                 verify_inputs,
                 rtol=rtol,
                 atol=atol,
-                reference=_fgraph_reference(fgraph, nodes, n_outputs, shared_values),
+                reference=reference,
             )
+
+    return _build_check_save(convert, check, len(fgraph.apply_nodes), filename)
+
+
+def _build_check_save(convert: Callable, check: Callable, n_nodes: int, filename):
+    """Convert, run the ONNX checker and ``check`` (verification), then write the file.
+
+    Verification compiles the reference with PyTensor, whose graph walks recurse as deeply
+    as the conversion's: both run with the deep-graph stack. Nothing is written unless
+    every step succeeds.
+    """
+
+    def build():
+        model = convert()
+        onnx.checker.check_model(model, full_check=True)
+        check(model)
         return model
 
-    model = _run_with_deep_stack(convert, len(fgraph.apply_nodes))
+    model = _run_with_deep_stack(build, n_nodes)
     if filename is not None:
         path = save_model_atomically(model, filename)
         _log.info(
             "Exported ONNX model to %s (opset %d, %d inputs, %d outputs, %d nodes)",
             path,
-            opset_version,
+            model.opset_import[0].version,
             len(model.graph.input),
             len(model.graph.output),
             len(model.graph.node),

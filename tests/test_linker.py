@@ -449,3 +449,18 @@ def test_export_to_file(tmp_path):
     x_val = np.array([0.0, 1.0])
     (result,) = session.run(None, {"x": x_val})
     assert_same(result, fn(x_val))
+
+
+def test_function_without_outputs():
+    x = pt.vector("x")
+    fn = pytensor.function([x], [], mode="ONNX", on_unused_input="ignore")
+    assert fn(np.ones(2)) == []
+
+
+def test_function_with_only_updates():
+    x = pt.vector("x")
+    total = pytensor.shared(np.zeros(2), name="total")
+    fn = pytensor.function([x], [], updates={total: total + x}, mode="ONNX")
+    fn(np.array([1.0, 2.0]))
+    fn(np.array([1.0, 2.0]))
+    assert_same(total.get_value(), np.array([2.0, 4.0]))

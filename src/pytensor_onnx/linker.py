@@ -18,10 +18,13 @@ _GRAPH_OPTIMIZATION_LEVELS = {
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 }
 
-# onnxruntime's full graph optimisation grows super-linearly with graph size (tens of
-# seconds at 40k nodes, against ~2 s with basic optimisation; see benchmarks/). Graphs
-# above this many nodes get only the basic (constant folding, redundant node) passes.
-AUTO_FULL_OPTIMIZATION_MAX_NODES = 5_000
+# onnxruntime's graph optimisation grows super-linearly with graph size, mostly through
+# its common-subexpression pass: on graphs whose values feed several nodes, session
+# creation with "all" took 0.4 s at 6k ONNX nodes, 1.3 s at 13k, 4.8 s at 25k and 51 s
+# at 64k (4.4 s with optimisation disabled); "all" was never measurably faster per call
+# than "basic" (benchmarks/bench_core.py). Graphs above this many nodes get the basic
+# passes without that one (1.7 s at 25k, 8 s at 64k).
+AUTO_FULL_OPTIMIZATION_MAX_NODES = 10_000
 
 
 def check_opset_version(opset_version: int) -> int:

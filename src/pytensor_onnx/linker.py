@@ -165,9 +165,9 @@ class ONNXLinker(JITLinker):
             level = "all" if n_nodes <= AUTO_FULL_OPTIMIZATION_MAX_NODES else "basic"
             if level == "basic":
                 # ORT's common-subexpression elimination, part of "basic", is what grows
-                # super-linearly (33 of 35 s at 37k nodes whose values feed several
-                # nodes; 5 s without it). PyTensor's merge rewrite has already merged
-                # the common subexpressions of a compiled graph.
+                # super-linearly (69 s at 64k nodes whose values feed several nodes, 8 s
+                # without it). PyTensor's merge rewrite has already merged the graph's
+                # common subexpressions; it only finds duplicates that converters emit.
                 options.add_session_config_entry(
                     "optimization.disable_specified_optimizers", "CommonSubexpressionElimination"
                 )
@@ -181,6 +181,10 @@ class ONNXLinker(JITLinker):
 
     def fgraph_convert(self, fgraph, input_storage, storage_map, **kwargs):
         self.onnx_model = onnx_funcify(fgraph, opset_version=self.opset_version)
+        if not fgraph.outputs:
+            # Nothing to compute (e.g. a function that only updates shared variables with
+            # its inputs): onnxruntime refuses a graph without outputs.
+            return lambda *args: None
         self.session = ort.InferenceSession(
             self.onnx_model.SerializeToString(),
             self.make_session_options(len(self.onnx_model.graph.node)),

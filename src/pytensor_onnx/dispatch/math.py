@@ -1,0 +1,1 @@
+"""Reductions and other ops of pytensor.tensor.math (Argmax, ...)."""

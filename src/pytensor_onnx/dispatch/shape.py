@@ -1,0 +1,1 @@
+"""Shape ops: Shape, Shape_i, SpecifyShape, Reshape, ..."""

@@ -1,0 +1,1 @@
+"""Indexing: Subtensor, AdvancedSubtensor(1), IncSubtensor and friends."""

@@ -1,0 +1,1 @@
+"""Tensor construction: Alloc, ARange, Join, Split, MakeVector, Eye, ..."""

@@ -10,11 +10,12 @@ import pytensor.scalar as ps
 import pytensor.tensor as pt
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from pytensor.compile.mode import Mode
 from pytensor.graph.basic import Apply
 from pytensor.graph.fg import FunctionGraph
 from pytensor.graph.op import Op
 
-from pytensor_onnx import GraphBuilder, make_value_info, onnx_funcify, onnx_typify
+from pytensor_onnx import GraphBuilder, ONNXLinker, make_value_info, onnx_funcify, onnx_typify
 from pytensor_onnx.dispatch.basic import fgraph_to_onnx
 from pytensor_onnx.dtypes import PYTENSOR_TO_ONNX
 from tests.custom_ops import UnaryTestOp
@@ -362,3 +363,23 @@ def test_output_of_input_gets_its_own_name():
     result = fn(np.array([1.0, 2.0]))
     for r in result:
         np.testing.assert_array_equal(r, [1.0, 2.0])
+
+
+def test_builder_reuses_casts_and_folds_casts_of_constants():
+    b = GraphBuilder()
+    first = b.cast("x", "int8", "float64")
+    assert b.cast("x", "int8", "float64") == first
+    assert [n.op_type for n in b.nodes] == ["Cast"]
+    folded = b.cast(b.constant(np.array([1, -2], dtype="int8")), "int8", "float32")
+    assert [n.op_type for n in b.nodes] == ["Cast"]  # no node for the constant
+    np.testing.assert_array_equal(b.constant_value(folded), np.array([1.0, -2.0], "float32"))
+    assert b.constant_value("x") is None
+
+
+def test_dimshuffle_of_constant_is_folded():
+    # Without rewrites, `x + 1.0` and `x * int8(2)` hold DimShuffles and Casts of constants.
+    x = pt.matrix("x", dtype="float64")
+    raw = Mode(linker=ONNXLinker(intra_op_num_threads=1), optimizer=None)
+    two = pt.constant(np.asarray(2, dtype="int8"))
+    fn, _ = compare_onnx_and_py([x], (x + 1.0) * two, [np.ones((2, 3))], onnx_mode=raw)
+    assert get_onnx_node_types(fn) == ["Add", "Mul", "Identity"]

@@ -464,3 +464,57 @@ def test_function_with_only_updates():
     fn(np.array([1.0, 2.0]))
     fn(np.array([1.0, 2.0]))
     assert_same(total.get_value(), np.array([2.0, 4.0]))
+
+
+# -- the per-call input path ---------------------------------------------------------------
+def test_inputs_that_need_converting_still_go_through_pytensor():
+    # Arrays of exactly the input's dtype, rank and static shape skip PyTensor's filter;
+    # everything else must still be converted (or rejected) by it.
+    x = pt.vector("x", dtype="float64")
+    m = pt.tensor("m", dtype="float64", shape=(2, None))
+    fn = pytensor.function([x, m], [x * 2, m + 1], mode="ONNX")
+    ref = pytensor.function([x, m], [x * 2, m + 1], mode=py_mode)
+    for args in [
+        (np.arange(3.0), np.ones((2, 4))),  # as is
+        ([1, 2, 3], [[1.0], [2.0]]),  # lists
+        (np.arange(3, dtype="float32"), np.ones((2, 1), dtype="int32")),  # upcast
+        (np.arange(3.0).astype(">f8"), np.ones((2, 3))),  # big-endian
+    ]:
+        for got, expected in zip(fn(*args), ref(*args), strict=True):
+            assert_same(got, expected)
+    with pytest.raises(TypeError, match=r"input 1 \('m'"):
+        fn(np.arange(3.0), np.ones((3, 4)))  # static shape (2, None)
+
+
+def test_failed_call_leaves_function_usable():
+    x = pt.vector("x")
+    fn = pytensor.function([x], x * 2, mode="ONNX")
+    assert fn.trust_input is False
+    good_vm = fn.vm
+
+    def failing_vm():
+        raise RuntimeError("session failed")
+
+    fn.vm = failing_vm
+    with pytest.raises(RuntimeError, match="session failed"):
+        fn(np.ones(2))
+    assert fn.trust_input is False
+    fn.vm = good_vm
+    assert_same(fn(np.ones(2)), np.full(2, 2.0))
+    with pytest.raises(TypeError, match="input 0"):
+        fn(np.ones((2, 2)))
+
+
+def test_trust_input_is_respected():
+    x = pt.vector("x")
+    fn = pytensor.function([x], x * 2, mode="ONNX")
+    fn.trust_input = True
+    assert_same(fn(np.ones(2)), np.full(2, 2.0))
+    assert fn.trust_input is True
+
+
+def test_scalar_typed_inputs():
+    # PyTensor passes ScalarType inputs as NumPy scalars; onnxruntime needs arrays.
+    a = ps.float64("a")
+    b = ps.float64("b")
+    compare_onnx_and_py([a, b], [a * 2 + b, a], [3.0, -1.5])

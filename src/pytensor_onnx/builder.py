@@ -103,6 +103,8 @@ class GraphBuilder:
         self._used_names: set[str] = set()
         self._next_suffix: dict[str, int] = {}
         self._constants: dict[tuple, str] = {}
+        self._constant_arrays: dict[str, np.ndarray] = {}  # initializer name -> value
+        self._casts: dict[tuple[str, str], str] = {}  # (value, dtype) -> cast value
         self._values: dict = {}  # PyTensor Variable -> ONNX name
 
     # -- names -----------------------------------------------------------------------
@@ -159,7 +161,16 @@ class GraphBuilder:
             name = self.fresh_name("const")
             self.initializers.append(numpy_helper.from_array(array, name=name))
             self._constants[key] = name
+            self._constant_arrays[name] = array
         return name
+
+    def constant_value(self, name: str) -> np.ndarray | None:
+        """The value of ``name`` if it is a constant (an initializer), else None.
+
+        Converters use it to fold work on constants at conversion time instead of emitting
+        nodes that every runtime would recompute (or fold) when loading the model.
+        """
+        return self._constant_arrays.get(name)
 
     def add_node(
         self,
@@ -190,10 +201,24 @@ class GraphBuilder:
         return outputs[0] if n_outputs == 1 else tuple(outputs)
 
     def cast(self, name: str, from_dtype: str, to_dtype: str) -> str:
-        """Cast value ``name`` from ``from_dtype`` to ``to_dtype`` (no node if they match)."""
+        """Cast value ``name`` from ``from_dtype`` to ``to_dtype``.
+
+        No node if the dtypes match; a constant becomes a constant of the new dtype (NumPy's
+        cast, which is PyTensor's); a value already cast to ``to_dtype`` is reused.
+        """
         if from_dtype == to_dtype:
             return name
-        return self.add_node("Cast", [name], to=onnx_dtype(to_dtype), hint="cast")
+        key = (name, to_dtype)
+        cast = self._casts.get(key)
+        if cast is None:
+            array = self._constant_arrays.get(name)
+            if array is not None:
+                with np.errstate(all="ignore"):
+                    cast = self.constant(array.astype(to_dtype))
+            else:
+                cast = self.add_node("Cast", [name], to=onnx_dtype(to_dtype), hint="cast")
+            self._casts[key] = cast
+        return cast
 
     def add_input(self, var, name: str) -> None:
         """Declare graph input ``name`` (already reserved) for PyTensor variable ``var``."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copyreg
 
+import numpy as np
 from pytensor.compile.mode import Mode, predefined_modes, register_mode
 from pytensor.graph.rewriting.db import RewriteDatabaseQuery
+from pytensor.tensor.type import TensorType
 
 from pytensor_onnx.linker import ONNXLinker
 
@@ -14,6 +16,9 @@ try:  # pytensor >= 3
     from pytensor.compile.maker import FunctionMaker
 except ImportError:  # pytensor 2.38
     from pytensor.compile.function.types import Function, FunctionMaker, _pickle_Function
+
+# pytensor >= 3 validates a call's inputs in Function._validate_inputs, 2.38 inline.
+_VALIDATES_IN_METHOD = hasattr(Function, "_validate_inputs")
 
 # "fast_run" is canonicalize + stabilize + specialize and the rest of PyTensor's default
 # pipeline: the numerically stable forms (log1p, softplus, logsumexp, ...) are what a
@@ -29,8 +34,57 @@ class ONNXFunction(Function):
     message, 3.0 in a note); this re-raises the same error with the input's name.
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._input_checks = _fast_input_checks(self)
+
+    def _accepts_as_is(self, args, kwargs) -> bool:
+        """Whether ``args`` are ndarrays of exactly the inputs' dtypes, ranks and shapes.
+
+        PyTensor validates every input of every call with TensorType.filter, which costs
+        ~3 us per input even for such arrays: more than the onnxruntime call of a small
+        model. Such arrays pass the same checks filter makes for them here, and anything
+        else goes through PyTensor's own validation (and its errors).
+        """
+        checks = self._input_checks
+        if checks is None or kwargs or len(args) != len(checks):
+            return False
+        for arg, (dtype, ndim, static_dims) in zip(args, checks):
+            if (
+                type(arg) is not np.ndarray
+                or arg.dtype != dtype
+                or arg.ndim != ndim
+                or not arg.flags.aligned
+            ):
+                return False
+            if static_dims:
+                shape = arg.shape
+                if any(shape[axis] != size for axis, size in static_dims):
+                    return False
+        return True
+
+    def _validate_inputs(self, args, kwargs):
+        # pytensor >= 3 validates inputs in this method.
+        if self._accepts_as_is(args, kwargs):
+            for storage, arg in zip(self._input_storage_data, args):
+                storage[0] = arg
+            return
+        super()._validate_inputs(args, kwargs)
+
     def __call__(self, *args, **kwargs):
         try:
+            if (
+                not _VALIDATES_IN_METHOD
+                and not self.trust_input
+                and self._accepts_as_is(args, kwargs)
+            ):
+                # pytensor 2.38 validates inline in __call__: skip it for this call (a
+                # Function is not thread-safe anyway: its input storage is shared).
+                self.trust_input = True
+                try:
+                    return super().__call__(*args)
+                finally:
+                    self.trust_input = False
             return super().__call__(*args, **kwargs)
         except TypeError as err:
             bad_input = self._find_bad_input(args)
@@ -51,6 +105,28 @@ class ONNXFunction(Function):
                 name = f"{variable.name!r}" if variable.name else f"{variable}"
                 return f"Bad value for input {i} ({name}, expected {variable.type})"
         return None
+
+
+def _fast_input_checks(fn) -> tuple | None:
+    """(dtype, ndim, static dims) per explicit input, if the fast input path applies to ``fn``.
+
+    It applies when every explicit input is a tensor given positionally, the other inputs
+    are shared variables (implicit), and no inputs may alias (no in-place ops).
+    """
+    if fn._potential_aliased_input_groups:
+        return None
+    checks = []
+    for position, container in enumerate(fn.input_storage):
+        if container.implicit:
+            continue
+        if len(checks) != position or not container.required:
+            return None
+        var_type = container.type
+        if not isinstance(var_type, TensorType) or var_type.filter_checks_isfinite:
+            return None
+        static_dims = tuple((axis, n) for axis, n in enumerate(var_type.shape) if n is not None)
+        checks.append((np.dtype(var_type.dtype), var_type.ndim, static_dims))
+    return tuple(checks)
 
 
 # copyreg registrations are per class: pickle ONNXFunction as PyTensor pickles Function.

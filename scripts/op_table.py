@@ -36,6 +36,8 @@ def concrete_scalar_ops() -> list[type]:
         and not inspect.isabstract(c)
         and "impl" in {name for k in c.__mro__[:-1] if k is not ScalarOp for name in vars(k)}
         and not c.__name__.startswith("_")
+        # defined in the module's source, not made at run time (which depends on imports)
+        and getattr(sys.modules[c.__module__], c.__name__, None) is c
     }
     return sorted(found, key=lambda c: c.__name__)
 

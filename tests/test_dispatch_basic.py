@@ -383,3 +383,20 @@ def test_dimshuffle_of_constant_is_folded():
     two = pt.constant(np.asarray(2, dtype="int8"))
     fn, _ = compare_onnx_and_py([x], (x + 1.0) * two, [np.ones((2, 3))], onnx_mode=raw)
     assert get_onnx_node_types(fn) == ["Add", "Mul", "Identity"]
+
+
+def test_make_model_leaves_out_dead_nodes_and_unused_initializers():
+    x = pt.vector("x")
+    b = GraphBuilder()
+    b.add_input(x, "x")
+    unused = b.constant(np.array([5.0, 6.0]))
+    dead = b.add_node("Exp", [b.add_node("Mul", ["x", unused])])
+    live = b.add_node("Add", ["x", b.constant(np.float64(1.0))])
+    y = x + 1
+    b.bind(y, live)
+    b.add_output(y, "y")
+    model = b.make_model()
+    assert [n.op_type for n in model.graph.node] == ["Add", "Identity"]
+    assert [t.name for t in model.graph.initializer] == [model.graph.node[0].input[1]]
+    assert dead not in {name for n in model.graph.node for name in n.output}
+    onnx.checker.check_model(model, full_check=True)

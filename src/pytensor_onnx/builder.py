@@ -242,11 +242,17 @@ class GraphBuilder:
     def make_model(
         self, *, graph_name: str = "pytensor_graph", doc_string: str = ""
     ) -> onnx.ModelProto:
-        """Assemble the accumulated graph into a ``ModelProto``."""
+        """Assemble the accumulated graph into a ``ModelProto``.
+
+        Nodes whose results no output needs (e.g. the conditions of dropped Asserts) and
+        initializers no node reads are left out.
+        """
         from pytensor_onnx import __version__
 
+        nodes, used = _live_nodes(self.nodes, [o.name for o in self.outputs])
+        initializers = [t for t in self.initializers if t.name in used]
         graph = helper.make_graph(
-            self.nodes, graph_name, self.inputs, self.outputs, initializer=self.initializers
+            nodes, graph_name, self.inputs, self.outputs, initializer=initializers
         )
         model = helper.make_model(
             graph,
@@ -258,3 +264,28 @@ class GraphBuilder:
         if doc_string:
             model.doc_string = doc_string
         return model
+
+
+def _live_nodes(nodes, output_names) -> tuple[list[onnx.NodeProto], set[str]]:
+    """The nodes that outputs depend on (in their order), and every value name they read."""
+    used = set(output_names)
+    live = []
+    for node in reversed(nodes):
+        if any(name in used for name in node.output):
+            live.append(node)
+            used.update(_names_read(node))
+    live.reverse()
+    return live, used
+
+
+def _names_read(node: onnx.NodeProto):
+    """The value names a node reads: its inputs, and outer values its subgraphs use."""
+    yield from node.input
+    for attribute in node.attribute:
+        for graph in (
+            [attribute.g, *attribute.graphs]
+            if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+            else []
+        ):
+            for inner in graph.node:
+                yield from _names_read(inner)

@@ -17,6 +17,11 @@ __version__ = "0.1.0"
 
 from pytensor_onnx.builder import GraphBuilder, make_value_info
 from pytensor_onnx.dispatch import ONNX_OPSET_VERSION, onnx_funcify, onnx_typify
+from pytensor_onnx.dispatch.tensor_basic import (
+    assert_behavior,
+    get_assert_behavior,
+    set_assert_behavior,
+)
 from pytensor_onnx.export import (
     ONNXVerificationError,
     compile_onnx,
@@ -31,12 +36,15 @@ __all__ = [
     "ONNXLinker",
     "ONNXVerificationError",
     "ONNX_OPSET_VERSION",
+    "assert_behavior",
     "GraphBuilder",
     "compile_onnx",
     "export_function_onnx",
     "export_onnx",
+    "get_assert_behavior",
     "make_value_info",
     "onnx_funcify",
     "onnx_mode",
     "onnx_typify",
+    "set_assert_behavior",
 ]

@@ -38,6 +38,8 @@ SCALAR_OP_TO_ONNX: dict[type, str] = {
     ps.LE: "LessOrEqual",
     ps.GE: "GreaterOrEqual",
     ps.EQ: "Equal",
+    ps.Sign: "Sign",  # NumPy's: sign(nan) is nan, sign(-0.0) is 0.0
+    ps.Tanh: "Tanh",
 }
 
 # ONNX's binary ops take exactly two operands; PyTensor's Add and Mul take any number.
@@ -354,3 +356,111 @@ def onnx_funcify_Composite(op, node, builder, inputs, **kwargs):
             results = [results]
         values.update(zip(inner.outputs, results))
     return [value(out) for out in op.fgraph.outputs]
+
+
+# -- integer remainder, truncation, clipping, predicates and bitwise ops ----------------------
+@onnx_funcify.register(ps.Mod)
+def onnx_funcify_Mod(op, node, builder, inputs, **kwargs):
+    dtype = node.outputs[0].dtype
+    if dtype.startswith("float"):
+        return _float_mod(builder, node, inputs, dtype)
+    # ONNX's integer Mod takes the divisor's sign, as NumPy does, but traps (SIGFPE) on a zero
+    # divisor and on INT_MIN % -1. NumPy returns 0 for both, and so does x % 1: divide by 1
+    # there (arithmetic, as Where lacks kernels for some integer dtypes).
+    compute = kernel_dtype("Mod", dtype)
+    a, b = cast_operands(builder, node, inputs, compute)
+
+    def indicator(value):  # 1 where b == value, else 0
+        equal = builder.add_node("Equal", [b, builder.constant(np.asarray(value, compute))])
+        return builder.cast(equal, "bool", compute)
+
+    patch = indicator(0)
+    if np.issubdtype(np.dtype(compute), np.signedinteger):
+        minus_one = indicator(-1)
+        patch = builder.add_node("Add", [patch, builder.add_node("Add", [minus_one, minus_one])])
+    safe_b = builder.add_node("Add", [b, patch])
+    return builder.cast(builder.add_node("Mod", [a, safe_b]), compute, dtype)
+
+
+def _float_mod(builder, node, inputs, dtype):
+    # NumPy's npy_divmod: mod = fmod(a, b), plus b where mod and b have opposite signs, and
+    # copysign(0, b) where mod is 0 (fmod(a, 0) is NaN, as NumPy's remainder is).
+    compute = "float32" if dtype == "float16" else dtype
+    a, b = cast_operands(builder, node, inputs, compute)
+    zero = builder.constant(np.zeros((), compute))
+    mod = builder.add_node("Mod", [a, b], fmod=1)
+    signs_differ = builder.add_node(
+        "Xor", [builder.add_node("Less", [b, zero]), builder.add_node("Less", [mod, zero])]
+    )
+    magnitude = builder.add_node("Abs", [mod])
+    nonzero = builder.add_node("Greater", [magnitude, zero])  # NaN: False
+    adjusted = builder.add_node(
+        "Where",
+        [
+            builder.add_node("And", [nonzero, signs_differ]),
+            builder.add_node("Add", [mod, b]),
+            mod,
+        ],
+    )
+    # |mod| * sign(b) is NaN where mod is, and the signed zero where mod is 0; it goes in
+    # Where's second branch, the one that keeps -0.0 (see `where`).
+    signed = builder.add_node("Mul", [magnitude, builder.add_node("Sign", [b])])
+    return builder.cast(builder.add_node("Where", [nonzero, adjusted, signed]), compute, dtype)
+
+
+@onnx_funcify.register(ps.Trunc)
+def onnx_funcify_Trunc(op, node, builder, inputs, **kwargs):
+    # floor(x) for x > 0, else ceil(x) (-0.0 for -0.5 and -0.0, in Where's second branch).
+    dtype = node.outputs[0].dtype
+    (x,) = cast_operands(builder, node, inputs, dtype)
+    positive = builder.add_node("Greater", [x, builder.constant(np.zeros((), dtype))])
+    return builder.add_node(
+        "Where", [positive, builder.add_node("Floor", [x]), builder.add_node("Ceil", [x])]
+    )
+
+
+@onnx_funcify.register(ps.Clip)
+def onnx_funcify_Clip(op, node, builder, inputs, **kwargs):
+    # PyTensor's `min if x < min else max if x > max else x`: NaN bounds are ignored, and a
+    # min above max gives min below it and max above it (ONNX's Clip differs on both). x is
+    # in Where's second branch, which keeps -0.0; a bound of -0.0 comes out as 0.0.
+    dtype = node.outputs[0].dtype
+    x, low, high = cast_operands(builder, node, inputs, dtype)
+    compare = kernel_dtype("Less", dtype)
+    xc, lowc, highc = (builder.cast(v, dtype, compare) for v in (x, low, high))
+    above = builder.add_node("Greater", [xc, highc])
+    below = builder.add_node("Less", [xc, lowc])
+    return where(builder, below, low, where(builder, above, high, x, dtype), dtype)
+
+
+def _register_float_predicate(scalar_op_class, onnx_op):
+    # Integers are never NaN or infinite: test them as float32, which holds all their values.
+    def converter(op, node, builder, inputs, **kwargs):
+        dtype = node.inputs[0].dtype
+        compute = kernel_dtype(onnx_op, dtype if dtype.startswith("float") else "float32")
+        return builder.add_node(onnx_op, [builder.cast(inputs[0], dtype, compute)])
+
+    converter.__name__ = f"onnx_funcify_{scalar_op_class.__name__}"
+    onnx_funcify.register(scalar_op_class)(converter)
+
+
+_register_float_predicate(ps.IsNan, "IsNaN")
+_register_float_predicate(ps.IsInf, "IsInf")
+
+
+def _register_bitwise(scalar_op_class, logical_op, bitwise_op):
+    # Logical ops on bool, bitwise ops on integers (operands cast to the output dtype, as
+    # NumPy's bitwise ops do: int8(-1) & uint8(255) is int16 255).
+    def converter(op, node, builder, inputs, **kwargs):
+        dtype = node.outputs[0].dtype
+        onnx_op = logical_op if dtype == "bool" else bitwise_op
+        return builder.add_node(onnx_op, cast_operands(builder, node, inputs, dtype))
+
+    converter.__name__ = f"onnx_funcify_{scalar_op_class.__name__}"
+    onnx_funcify.register(scalar_op_class)(converter)
+
+
+_register_bitwise(ps.AND, "And", "BitwiseAnd")
+_register_bitwise(ps.OR, "Or", "BitwiseOr")
+_register_bitwise(ps.XOR, "Xor", "BitwiseXor")
+_register_bitwise(ps.Invert, "Not", "BitwiseNot")

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytensor
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +19,7 @@ MODULES = [
     "pytensor_onnx.export",
     "pytensor_onnx.linker",
     "pytensor_onnx.mode",
+    "pytensor_onnx.dispatch.tensor_basic",
 ]
 
 
@@ -28,6 +30,11 @@ def test_docstring_examples_run(module_name):
     assert result.failed == 0, f"{result.failed} docstring example(s) failed in {module_name}"
 
 
+# Converters for op classes that only some supported PyTensor lines have; the README's
+# table is generated with the newest line.
+OLDER_LINE_ONLY = {"SoftmaxGrad"}
+
+
 def test_readme_op_table_lists_every_registered_converter():
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
@@ -36,8 +43,13 @@ def test_readme_op_table_lists_every_registered_converter():
         sys.path.pop(0)
     readme = (ROOT / "README.md").read_text()
     table = readme.split("<!-- op-table:start -->")[1].split("<!-- op-table:end -->")[0]
+    newest_line = pytensor.__version__.startswith("3.")
     for cls in op_table.registered_classes():
-        assert f"`{cls.__name__}`" in table, f"{cls.__name__} missing: run scripts/op_table.py --write"
+        if not newest_line and cls.__name__ in OLDER_LINE_ONLY:
+            continue
+        assert f"`{cls.__name__}`" in table, (
+            f"{cls.__name__} missing: run scripts/op_table.py --write"
+        )
 
 
 def test_readme_commands_are_the_ones_ci_runs():
@@ -52,7 +64,10 @@ def test_readme_commands_are_the_ones_ci_runs():
 def test_quickstart_example_prints_ok():
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "quickstart.py")],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("OK"), result.stdout

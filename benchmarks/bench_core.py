@@ -34,7 +34,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 
@@ -49,6 +48,7 @@ from pytensor.graph.traversal import ancestors, toposort
 import pytensor_onnx
 from pytensor_onnx import compile_onnx, export_onnx
 from pytensor_onnx.dispatch import fgraph_to_onnx
+from pytensor_onnx.export import _run_with_deep_stack
 from pytensor_onnx.linker import AUTO_FULL_OPTIMIZATION_MAX_NODES, ONNXLinker
 
 LEVELS = ("all", "extended", "basic", "disable", "auto")
@@ -109,31 +109,9 @@ def timed(fn, *args, **kwargs):
     return time.perf_counter() - start, result
 
 
-def run_deep(fn, stack_mb: int = 512):
-    """Run ``fn`` in a thread with a large stack and recursion limit (deep PyTensor graphs)."""
-    result, error = [], []
-
-    def target():
-        old = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(old, 1_000_000))
-        try:
-            result.append(fn())
-        except BaseException as exc:
-            error.append(exc)
-        finally:
-            sys.setrecursionlimit(old)
-
-    old_size = threading.stack_size()
-    threading.stack_size(stack_mb << 20)
-    try:
-        thread = threading.Thread(target=target)
-        thread.start()
-        thread.join()
-    finally:
-        threading.stack_size(old_size)
-    if error:
-        raise error[0]
-    return result[0]
+def run_deep(fn):
+    """Run ``fn`` with the package's deep-graph stack (deep PyTensor graphs recurse)."""
+    return _run_with_deep_stack(fn, n_nodes=500_000)
 
 
 def fmt_s(seconds: float | None) -> str:

@@ -400,3 +400,17 @@ def test_make_model_leaves_out_dead_nodes_and_unused_initializers():
     assert [t.name for t in model.graph.initializer] == [model.graph.node[0].input[1]]
     assert dead not in {name for n in model.graph.node for name in n.output}
     onnx.checker.check_model(model, full_check=True)
+
+
+def test_subgraph_values_stay_in_the_subgraph():
+    b = GraphBuilder()
+    outer_cast = b.cast("x", "int32", "float64")
+    with b.subgraph() as body_nodes:
+        assert b.cast("x", "int32", "float64") == outer_cast  # outer values are visible
+        body_cast = b.cast("y", "int32", "float64")
+        constant = b.constant(np.float64(3.0))
+    # A cast made in a body is not visible outside it: the outer graph casts again.
+    assert b.cast("y", "int32", "float64") != body_cast
+    assert [n.op_type for n in body_nodes] == ["Cast"]
+    assert [n.op_type for n in b.nodes] == ["Cast", "Cast"]
+    assert constant in {t.name for t in b.initializers}  # constants are main-graph values

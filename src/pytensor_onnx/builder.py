@@ -10,6 +10,7 @@ linear in its size.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import onnx
@@ -219,6 +220,29 @@ class GraphBuilder:
                 cast = self.add_node("Cast", [name], to=onnx_dtype(to_dtype), hint="cast")
             self._casts[key] = cast
         return cast
+
+    @contextmanager
+    def subgraph(self):
+        """Collect the nodes of a ``Loop``/``If`` body emitted inside the ``with`` block.
+
+        Yields the list the body's nodes go to. Value names stay unique across both
+        graphs, and constants stay initializers of the main graph, which a body may read.
+        Values computed in the body exist only there: casts made in it are forgotten after.
+
+        Examples
+        --------
+        >>> b = GraphBuilder()
+        >>> with b.subgraph() as body_nodes:
+        ...     doubled = b.add_node("Add", ["state", "state"])
+        >>> [n.op_type for n in body_nodes], b.nodes
+        (['Add'], [])
+        """
+        outer_nodes, outer_casts = self.nodes, self._casts
+        self.nodes, self._casts = [], dict(outer_casts)
+        try:
+            yield self.nodes
+        finally:
+            self.nodes, self._casts = outer_nodes, outer_casts
 
     def add_input(self, var, name: str) -> None:
         """Declare graph input ``name`` (already reserved) for PyTensor variable ``var``."""

@@ -23,7 +23,6 @@ onnxruntime 1.32 behaviour these lowerings work around (measured on its CPU prov
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
@@ -291,18 +290,6 @@ def onnx_funcify_CAReduce(op, node, builder, inputs, **kwargs):
 
 
 # -- any binary scalar op: a pairwise tree in a Loop ------------------------------------------
-def subgraph_builder(builder):
-    """A builder for the body of a ``Loop``/``If``/``Scan`` inside ``builder``'s graph.
-
-    It shares value names and initializers with ``builder`` (so the body's names never
-    clash with the outer graph's, and its constants are outer values, visible in the body)
-    and collects its own nodes.
-    """
-    body = copy.copy(builder)
-    body.nodes = []
-    return body
-
-
 def _identity_value(scalar_op, dtype: str):
     """The identity of ``scalar_op`` as a ``dtype`` value, or None if it has none."""
     identity = getattr(scalar_op, "identity", None)
@@ -348,25 +335,25 @@ def pairwise_reduce(builder, scalar_op, x: str, dtype: str, shape, axes) -> str:
             "Squeeze", [b.add_node("Greater", [count, b.constant(np.ones(1, "int64"))])]
         )
 
-    body = subgraph_builder(builder)
-    iteration, cond_in, partial = (
-        builder.fresh_name(hint) for hint in ("iteration", "cond_in", "partial")
-    )
-    count = body.add_node("Shape", [partial], start=0, end=1)
-    two = body.constant(np.full(1, 2, "int64"))
-    paired_end = body.add_node("Mul", [body.add_node("Div", [count, two]), two])
-    axis0 = body.constant(np.zeros(1, "int64"))
-    even = body.add_node("Slice", [partial, axis0, paired_end, axis0, two])
-    odd = body.add_node(
-        "Slice", [partial, body.constant(np.ones(1, "int64")), paired_end, axis0, two]
-    )
-    rest = body.add_node("Slice", [partial, paired_end, count, axis0])
-    combined = _apply_scalar_op(body, scalar_op, even, odd, dtype)
-    halved = body.add_node("Concat", [combined, rest], axis=0)
-    cond_out = more_than_one_row(body, halved)
+    with builder.subgraph() as body_nodes:
+        iteration, cond_in, partial = (
+            builder.fresh_name(hint) for hint in ("iteration", "cond_in", "partial")
+        )
+        count = builder.add_node("Shape", [partial], start=0, end=1)
+        two = builder.constant(np.full(1, 2, "int64"))
+        paired_end = builder.add_node("Mul", [builder.add_node("Div", [count, two]), two])
+        axis0 = builder.constant(np.zeros(1, "int64"))
+        even = builder.add_node("Slice", [partial, axis0, paired_end, axis0, two])
+        odd = builder.add_node(
+            "Slice", [partial, builder.constant(np.ones(1, "int64")), paired_end, axis0, two]
+        )
+        rest = builder.add_node("Slice", [partial, paired_end, count, axis0])
+        combined = _apply_scalar_op(builder, scalar_op, even, odd, dtype)
+        halved = builder.add_node("Concat", [combined, rest], axis=0)
+        cond_out = more_than_one_row(builder, halved)
     elem_type = onnx_dtype(dtype)
     graph = helper.make_graph(
-        body.nodes,
+        body_nodes,
         builder.fresh_name("pairwise_reduce_body"),
         [
             helper.make_tensor_value_info(iteration, onnx_dtype("int64"), []),

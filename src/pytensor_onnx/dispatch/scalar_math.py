@@ -29,7 +29,6 @@ swaps the branches back.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from fractions import Fraction
 
 import numpy as np
@@ -1010,20 +1009,6 @@ register_formula(psm.I1, _bessel_i1, float32_in_float64=True)
 
 
 # -- loops: ONNX Loop over whole tensors, each element stopping on its own -------------------
-@contextmanager
-def _nodes_of_subgraph(builder):
-    """Collect the nodes emitted inside the ``with`` block apart from the main graph's.
-
-    Names stay unique across both graphs, and constants become initializers of the main
-    graph, which a subgraph may read.
-    """
-    outer, builder.nodes = builder.nodes, []
-    try:
-        yield builder.nodes
-    finally:
-        builder.nodes = outer
-
-
 def emit_loop(builder, max_trips: str, stopped: str, carried, step, hint: str = "loop"):
     """Emit an ONNX Loop that updates elementwise state until every element has stopped.
 
@@ -1048,7 +1033,7 @@ def emit_loop(builder, max_trips: str, stopped: str, carried, step, hint: str = 
     condition = builder.fresh_name(f"{hint}_condition")
     body_stopped = builder.fresh_name(f"{hint}_stopped")
     body_carried = [builder.fresh_name(f"{hint}_state") for _ in carried]
-    with _nodes_of_subgraph(builder) as body_nodes:
+    with builder.subgraph() as body_nodes:
         next_stopped, next_carried = step(iteration, body_stopped, body_carried)
         outputs = [any_running(next_stopped), next_stopped, *next_carried]
         # A body output must be a value of the body, not one of its inputs as such.

@@ -1445,3 +1445,215 @@ def betainc(a: Value, b: Value, x: Value) -> Value:
 
 
 register_formula(psm.BetaInc, betainc, float32_in_float64=True)
+
+
+# -- inverse incomplete gamma functions: a guess polished by safeguarded Newton -------------
+_INVERSE_MAX_ITERATIONS = 100
+# Steps in log(x) below this end the iteration (after being applied): the forward functions'
+# rounding moves g by a few ulps of x per ulp of x near steep roots, so steps of several ulps
+# can alternate there.
+_INVERSE_TOLERANCE = 16.0 * _MACHEP
+_LOG_SMALLEST_SUBNORMAL = -744.4400719213812
+# The forward functions are accurate to ~1e-15 relatively, and log(F) - log(target) rounds
+# at ~1e-16 |log(target)|: a residual below this tolerance times max(1, |log(target)|) is
+# noise, and the step taken from it (applied) is the last.
+_INVERSE_RESIDUAL_TOLERANCE = 1e-14
+
+
+def _newton_in_log(em: Emitter, decided: Value, x0: Value, upper: Value, residual, noise, hint):
+    """Solve ``residual(x) = (g, dg/du) = 0`` for x > 0, u = log(x), every element on its
+    own: Newton steps in u kept inside a bracket (bisected in u where a step leaves it; g
+    increases in u), until the step is below a few ulps or |g| below ``noise`` (its
+    rounding level). The bracket starts as (0, ``upper``). Returns ``(x, converged)``.
+
+    The state is x itself, updated by the factor exp(-g / slope): u = log(x) would carry
+    only the absolute precision of |u| (1e-13 relatively at x = 1e-300).
+    """
+    low0 = em.full_like(x0, float("-inf"))
+    high0 = em.log(upper) + em.full_like(x0, 0.0)
+
+    def step(stopped, x, low, high):
+        g, slope = residual(x)
+        u = em.log(x)
+        # g increases in u: the root is below u where g > 0.
+        high = em.where(g > 0.0, u, high)
+        low = em.where(g < 0.0, u, low)
+        # Steps that would underflow x go halfway to the smallest subnormal number only.
+        du = em.node("Max", -g / slope, 0.5 * (_LOG_SMALLEST_SUBNORMAL - u))
+        candidate = u + du
+        outside = (candidate < low) | (candidate > high) | em.isnan(candidate)
+        # Where the step leaves the bracket (or g is infinite: the forward function
+        # underflowed), halve the way to the end of the bracket the root is towards, or
+        # move by 1 + |u| / 2 if that end is infinite.
+        end = em.where(g > 0.0, low, high)
+        jump = u + em.where(g > 0.0, -1.0, 1.0) * (1.0 + 0.5 * em.abs(u))
+        fallback = em.where(em.node("IsInf", end), jump, 0.5 * (u + end))
+        x_new = em.where(outside, em.exp(fallback), x * em.exp(du))
+        finite = em.abs(g) < float("inf")
+        small = (em.abs(g) <= noise) | (em.abs(du) <= _INVERSE_TOLERANCE)
+        stuck = x_new.eq(x)  # subnormal x: the factor exp(du) rounds away
+        # Rounding noise in g above ``noise`` can make the steps alternate between
+        # neighbours: the bracket then closes to a few ulps of u.
+        stuck = stuck | ((high - low) <= _INVERSE_TOLERANCE * em.node("Max", em.abs(u), 1.0))
+        return finite & (small | stuck), em.where(g.eq(0.0), x, x_new), low, high
+
+    converged, (x, _, _) = _formula_loop(
+        em, decided, [x0, low0, high0], step, _INVERSE_MAX_ITERATIONS, hint
+    )
+    return x, converged
+
+
+def _normal_quantile(p: Value, q: Value) -> Value:
+    """The standard normal quantile of p = 1 - q, from the smaller of the two."""
+    em = p.em
+    return em.where(p <= 0.5, -_SQRT2 * erfcinv(2.0 * p), _SQRT2 * erfcinv(2.0 * q))
+
+
+def _gammainc_inverse(a: Value, target: Value, lower: bool) -> Value:
+    """x with P(a, x) = target (``lower``) or Q(a, x) = target."""
+    em = a.em
+    p = target if lower else 1.0 - target
+    q = 1.0 - target if lower else target
+    # Solve on the side of the smaller probability: log(P) or -log(Q) increases in log(x).
+    use_p = p <= 0.5
+    log_t = em.log(em.where(use_p, p, q))
+    # Initial guesses: Wilson-Hilferty for a >= 1 away from 0; x^a / Gamma(a + 1) = p near
+    # 0; x - (a - 1) log(x) + lgamma(a) = -log(q) in the upper tail.
+    z = _normal_quantile(p, q)
+    cube = 1.0 - 1.0 / (9.0 * a) + z / (3.0 * em.sqrt(a))
+    wilson_hilferty = a * cube * cube * cube
+    near_zero = em.exp((em.log(p) + _lgamma1p(a)) / a)
+    first = em.node("Max", -em.log(q) - lgamma(a), 1.0)
+    tail = -em.log(q) - lgamma(a) + (a - 1.0) * em.log(first)
+    guess = em.where(use_p, near_zero, tail)
+    guess = em.where((a >= 1.0) & (wilson_hilferty > 0.0), wilson_hilferty, guess)
+    guess = em.where((guess > 0.0) & (guess < float("inf")), guess, em.full_like(guess, 1.0))
+    guess = em.where(use_p & (near_zero < guess), near_zero, guess)
+
+    invalid = em.isnan(a + target) | (a <= 0.0) | em.node("IsInf", a)
+    invalid = invalid | (target < 0.0) | (target > 1.0)
+    decided = invalid | p.eq(0.0) | q.eq(0.0) | (near_zero.eq(0.0) & use_p)
+
+    def residual(x):
+        pp, qq = _gammainc_pq(a, x)
+        factor = _power_factor(a, x)  # x dP/dx
+        # For x < a / 2 the factor's Stirling form (a >= 10) loses to the rounding of
+        # (x - a) / a; its direct form does not cancel there: correct log(P) by the ratio.
+        log_factor = em.log(factor)
+        direct = a * em.log(x) - x - lgamma(a)
+        fix = em.where((x < 0.5 * a) & (factor > 0.0), direct - log_factor, 0.0)
+        log_p = em.log(pp) + fix
+        # Where that form underflowed, x < a eps: P = x^a e^-x / Gamma(a + 1) exactly.
+        lost = (x < 0.5 * a) & factor.eq(0.0)
+        log_p = em.where(lost, direct - em.log(a), log_p)
+        g = em.where(use_p, log_p - log_t, log_t - em.log(qq))
+        slope_p = em.where(lost, a, factor / pp)
+        return g, em.where(use_p, slope_p, factor / qq)
+
+    noise = _INVERSE_RESIDUAL_TOLERANCE * em.node("Max", em.abs(log_t), 1.0)
+    upper = em.full_like(guess, float("inf"))
+    x, converged = _newton_in_log(em, decided, guess, upper, residual, noise, "gammaincinv")
+    x = em.where(converged, x, float("nan"))
+    return _select(
+        em,
+        [(invalid, float("nan")), (p.eq(0.0) | (near_zero.eq(0.0) & use_p), 0.0)],
+        em.where(q.eq(0.0), float("inf"), x),
+    )
+
+
+register_formula(
+    psm.GammaIncInv, lambda a, p: _gammainc_inverse(a, p, lower=True), float32_in_float64=True
+)
+register_formula(
+    psm.GammaIncCInv, lambda a, q: _gammainc_inverse(a, q, lower=False), float32_in_float64=True
+)
+
+
+# -- inverse regularized incomplete beta function ------------------------------------------
+# Below this x, 1 - x rounds off too much of x: 1 - I_x(a, b) is taken as such there rather
+# than as I_(1-x)(b, a).
+_BETAINCINV_COMPLEMENT_BELOW = 1e-3
+
+
+def _betaincinv_guess(a: Value, b: Value, y: Value) -> Value:
+    """Numerical Recipes' initial guess (invbetai): Abramowitz and Stegun 26.5.22 for a, b >=
+    1, else the power laws of the two ends, x^a / (a B) and (1 - x)^b / (b B)."""
+    em = a.em
+    # A&S 26.5.22 with the normal quantile z of y (within 1e-9 from erfcinv).
+    z = _normal_quantile(y, 1.0 - y)
+    lam = (z * z - 3.0) / 6.0
+    h = 2.0 / (1.0 / (2.0 * a - 1.0) + 1.0 / (2.0 * b - 1.0))
+    w = -z * em.sqrt(lam + h) / h - (1.0 / (2.0 * b - 1.0) - 1.0 / (2.0 * a - 1.0)) * (
+        lam + 5.0 / 6.0 - 2.0 / (3.0 * h)
+    )
+    normal = a / (a + b * em.exp(2.0 * w))
+    log_ab = em.log(a + b)
+    t = em.exp(a * (em.log(a) - log_ab)) / a
+    u = em.exp(b * (em.log(b) - log_ab)) / b
+    total = t + u
+    near_zero = em.exp(em.log(a * total * y) / a)
+    near_one = 1.0 - em.exp(em.log(b * total * (1.0 - y)) / b)
+    ends = em.where(y < t / total, near_zero, near_one)
+    # (The normal approximation fails in the far tails: exp(2 w) overflows.)
+    normal_fits = (a >= 1.0) & (b >= 1.0) & (normal > 0.0) & (normal < 1.0)
+    guess = em.where(normal_fits, normal, ends)
+    inside = (guess > 0.0) & (guess < 1.0)
+    return em.where(inside, guess, em.full_like(guess, 0.5))
+
+
+def betaincinv(a: Value, b: Value, y: Value) -> Value:
+    em = a.em
+    # Solve on the side of the smaller probability: log(I) - log(y) or
+    # log(1 - y) - log(1 - I), both increasing in log(x).
+    upper = y > 0.5
+    log_t = em.where(upper, log1p(-y), em.log(y))
+    invalid = (a <= 0.0) | (b <= 0.0) | (y < 0.0) | (y > 1.0) | em.isnan(a + b + y)
+    invalid = invalid | (em.node("IsInf", a) & em.node("IsInf", b))
+    decided = invalid | y.eq(0.0) | y.eq(1.0) | em.node("IsInf", a) | em.node("IsInf", b)
+
+    def residual(x):
+        complement = upper & (x >= _BETAINCINV_COMPLEMENT_BELOW)
+        p, q = em.where(complement, b, a), em.where(complement, a, b)
+        z = em.where(complement, 1.0 - x, x)
+        log_z = em.where(complement, log1p(-x), em.log(x))
+        log_w = em.where(complement, em.log(x), log1p(-x))
+        r = betainc(p, q, z)
+        # Far below the mean, z < p / (2 (p + q)), the power factor's Stirling form (p, q >=
+        # 10) loses to the rounding of its u = z (p + q) / p - 1 near -1 (1.7e-5 relatively
+        # at I = 1e-300, a = b = 31.6); its direct form does not cancel there: correct
+        # log(r) by the ratio.
+        log_r = em.log(r)
+        used = _beta_power_factor(p, q, z, log_z, log_w)
+        direct = p * log_z + q * log_w - (lgamma(p) + lgamma(q) - lgamma(p + q))
+        far = (em.node("Min", p, q) >= _ASYMPTOTIC_FROM) & (z < 0.5 * p / (p + q))
+        log_r = em.where(far & (used > 0.0), log_r + (direct - em.log(used)), log_r)
+        # Where that form underflowed, z (p + q) / p < eps: the continued fraction is
+        # 1 + z (p + q) / (p + 1) to working precision.
+        lost = far & used.eq(0.0)
+        log_r = em.where(lost, direct - em.log(p) + log1p(z * (p + q) / (p + 1.0)), log_r)
+        f = em.where(upper & ~complement, 1.0 - r, r)
+        log_f = em.where(upper & ~complement, em.log(f), log_r)
+        g = em.where(upper, log_t - log_f, log_f - log_t)
+        factor = _beta_power_factor(a, b, x, em.log(x), log1p(-x))  # x (1 - x) dI/dx
+        # (log I = a log(x) + const where the factor underflowed with x.)
+        return g, em.where(lost & ~complement, a, factor / ((1.0 - x) * f))
+
+    noise = _INVERSE_RESIDUAL_TOLERANCE * em.node("Max", em.abs(log_t), 1.0)
+    guess = _betaincinv_guess(a, b, y)
+    x, converged = _newton_in_log(
+        em, decided, guess, em.full_like(guess, 1.0), residual, noise, "betaincinv"
+    )
+    x = em.where(converged, x, float("nan"))
+    # SciPy's limits: 0 at y = 0 or b = inf, 1 at y = 1 or a = inf.
+    return _select(
+        em,
+        [
+            (invalid, float("nan")),
+            (y.eq(0.0) | em.node("IsInf", b), 0.0),
+            (y.eq(1.0) | em.node("IsInf", a), 1.0),
+        ],
+        x,
+    )
+
+
+register_formula(psm.BetaIncInv, betaincinv, float32_in_float64=True)

@@ -43,8 +43,11 @@ def concrete_scalar_ops() -> list[type]:
 
 
 def _is_ours(converter) -> bool:
-    # Users register converters of their own; the table lists what the package ships.
-    return getattr(converter, "__module__", "").startswith("pytensor_onnx.")
+    # Users register converters of their own; the table lists what the package ships
+    # (and not the converters that only explain why an op cannot be exported).
+    return getattr(converter, "__module__", "").startswith("pytensor_onnx.") and getattr(
+        converter, "converts", True
+    )
 
 
 def registered_classes() -> list[type]:

@@ -527,7 +527,7 @@ def onnx_funcify_AddNothing(op, node, builder, inputs, **kwargs):
     return builder.add_node("Identity", [x])
 
 
-@pytest.mark.filterwarnings("ignore:RandomVariable Ops will stop hiding:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pytensor 3 random API changes
 @pytest.mark.parametrize("rewrite", [True, False])
 def test_random_generators_do_not_break_conversion(rewrite):
     x = pt.vector("x")
@@ -620,3 +620,51 @@ def test_deep_graph_compile_and_export_function():
     ):
         (result,) = run_model(model, {"x": x_val})
         np.testing.assert_allclose(result, expected, rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pytensor 3 random API changes
+def test_random_variables_say_what_to_export_instead():
+    x = pt.vector("x")
+    for export in (
+        lambda y: export_onnx([x], y),
+        lambda y: export_function_onnx(pytensor.function([x], y)),
+    ):
+        with pytest.raises(NotImplementedError, match="random variables cannot be exported") as e:
+            export(x + pt.random.normal(size=x.shape))
+        assert "register" not in str(e.value)  # a converter exists; it refuses
+
+
+def test_shared_variables_keep_their_names():
+    x = pt.vector("x")
+    w = pytensor.shared(np.array([1.0, 2.0]), name="w")
+    for model in (
+        export_onnx([x], (x * w).sum()),
+        export_function_onnx(pytensor.function([x], (x * w).sum())),
+    ):
+        (weights,) = [t for t in model.graph.initializer if t.name == "w"]
+        np.testing.assert_array_equal(onnx.numpy_helper.to_array(weights), w.get_value())
+
+
+def test_export_to_missing_directory_fails_before_converting(tmp_path):
+    x = pt.vector("x")
+    target = tmp_path / "missing" / "m.onnx"
+    with pytest.raises(FileNotFoundError, match="missing' does not exist"):
+        export_onnx([x], NoConverter()(x), target)  # the path is checked first
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        export_function_onnx(pytensor.function([x], x * 2), target)
+
+
+def test_verify_with_index_inputs_samples_valid_indices():
+    group = pt.lvector("group")
+    a = pt.vector("a")
+    obs = pt.vector("obs")
+    logp = (-0.5 * (obs - a[group]) ** 2).sum()
+    export_onnx([group, a, obs], logp, verify=True)
+
+
+def test_verify_says_when_random_samples_are_invalid():
+    idx = pt.lvector("idx")
+    a = pt.vector("a", shape=(2,))
+    with pytest.raises(ValueError, match="pass verify_inputs"):
+        export_onnx([idx, a], a[idx + 5], verify=True)
+    export_onnx([idx, a], a[idx + 5], verify=True, verify_inputs=[[-5, -4], [1.0, 2.0]])

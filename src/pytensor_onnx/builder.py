@@ -152,14 +152,17 @@ class GraphBuilder:
         return name
 
     # -- graph content -----------------------------------------------------------------
-    def constant(self, value, dtype=None) -> str:
-        """Add ``value`` as an initializer (identical constants share one) and return its name."""
+    def constant(self, value, dtype=None, hint: str | None = None) -> str:
+        """Add ``value`` as an initializer (identical constants share one) and return its name.
+
+        ``hint`` names a new initializer (default ``"const"``).
+        """
         array = np.asarray(value, dtype=dtype)
         key = (array.dtype.str, array.shape, array.tobytes())
         name = self._constants.get(key)
         if name is None:
             onnx_dtype(array.dtype, what="constant")
-            name = self.fresh_name("const")
+            name = self.fresh_name(hint or "const")
             self.initializers.append(numpy_helper.from_array(array, name=name))
             self._constants[key] = name
             self._constant_arrays[name] = array

@@ -82,6 +82,15 @@ def save_model_atomically(model: onnx.ModelProto, filename) -> Path:
     return path
 
 
+def _check_directory(filename) -> None:
+    """Fail before any conversion work if ``filename`` cannot be written to."""
+    if filename is not None and not Path(filename).parent.is_dir():
+        raise FileNotFoundError(
+            f"Cannot export to {str(filename)!r}: directory {str(Path(filename).parent)!r} "
+            "does not exist"
+        )
+
+
 # -- deep graphs ----------------------------------------------------------------------
 _DEEP_GRAPH_NODES = 2_000
 
@@ -266,6 +275,7 @@ def export_onnx(
     (['x'], ['output_0'])
     """
     opset_version = check_opset_version(opset_version)
+    _check_directory(filename)
     inputs = _check_inputs(inputs)
     outputs = _as_output_list(outputs)
     shared = _shared_values(inputs, outputs)
@@ -320,6 +330,7 @@ def export_function_onnx(
     'Sqrt'
     """
     opset_version = check_opset_version(opset_version)
+    _check_directory(filename)
     fgraph = fn.maker.fgraph
     n_outputs = len(fn.maker.outputs)
     outputs = fgraph.outputs[:n_outputs]
@@ -486,7 +497,8 @@ def _sample_value(var, rng: np.random.Generator) -> np.ndarray:
         return rng.normal(size=shape).astype(dtype)
     if dtype.kind == "b":
         return rng.random(size=shape) < 0.5
-    return rng.integers(1, 5, size=shape).astype(dtype)
+    # In [0, 3): valid indices into sample arrays, whose unknown dimensions have length 3.
+    return rng.integers(0, 3, size=shape).astype(dtype)
 
 
 def _default_tolerance(dtype) -> float:
@@ -504,7 +516,8 @@ def verify_model(model, inputs, outputs, values=None, *, rtol=None, atol=None, r
     import pytensor
     from pytensor.compile.mode import Mode
 
-    if values is None:
+    sampled = values is None
+    if sampled:
         rng = np.random.default_rng(0)
         values = [_sample_value(var, rng) for var in inputs]
     if len(values) != len(inputs):
@@ -514,7 +527,16 @@ def verify_model(model, inputs, outputs, values=None, *, rtol=None, atol=None, r
         reference = pytensor.function(
             inputs, outputs, mode=Mode(linker="py", optimizer=None), on_unused_input="ignore"
         )
-    expected = reference(*values)
+    try:
+        expected = reference(*values)
+    except Exception as err:
+        if not sampled:
+            raise
+        raise ValueError(
+            "verify=True could not run the graph in PyTensor on random sample inputs "
+            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); pass "
+            "verify_inputs=[...] with valid values (e.g. indices in range, matching lengths)"
+        ) from err
     if not isinstance(expected, (list, tuple)):
         expected = [expected]
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])

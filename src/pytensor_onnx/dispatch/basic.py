@@ -37,6 +37,10 @@ __all__ = [
 ]
 
 
+# How the default onnx_funcify's error starts: the op has no converter at all.
+_NO_CONVERTER = "No ONNX conversion available"
+
+
 @singledispatch
 def onnx_funcify(op, node=None, builder=None, inputs=None, **kwargs):
     """Convert a PyTensor ``Op`` (or a whole ``FunctionGraph``) to ONNX.
@@ -61,7 +65,7 @@ def onnx_funcify(op, node=None, builder=None, inputs=None, **kwargs):
     """
     name = type(op).__name__
     raise NotImplementedError(
-        f"No ONNX conversion available for: {name} (op {op}).\n"
+        f"{_NO_CONVERTER} for: {name} (op {op}).\n"
         f"To add support, register a converter:\n"
         f"    from pytensor_onnx import onnx_funcify\n\n"
         f"    @onnx_funcify.register({name})\n"
@@ -190,7 +194,9 @@ def fgraph_to_onnx(
             builder.bind(var, None)
     for var, value in (constants or {}).items():
         if hasattr(var.type, "dtype"):
-            builder.bind(var, builder.constant(np.asarray(value, dtype=var.type.dtype)))
+            # Named after the variable (a shared weight "w"), so users find it in the file.
+            value = np.asarray(value, dtype=var.type.dtype)
+            builder.bind(var, builder.constant(value, hint=var.name))
         else:
             builder.bind(var, None)
 
@@ -241,26 +247,27 @@ def fgraph_to_onnx(
 def _unsupported_message(
     unsupported: Counter, reasons: dict[str, str], targets: dict[str, str]
 ) -> str:
+    missing = [key for key in unsupported if reasons[key].startswith(_NO_CONVERTER)]
     lines = [
-        f"Cannot convert the graph to ONNX: {len(unsupported)} kind(s) of op have no ONNX "
-        "converter:"
+        f"Cannot convert the graph to ONNX: {len(unsupported)} kind(s) of op cannot be "
+        "converted:"
     ]
     for key, count in unsupported.most_common():
-        reason = reasons[key]
-        detail = "" if reason.startswith("No ONNX conversion available") else f" ({reason})"
-        lines.append(f"  - {key}: {count} node{'s' if count > 1 else ''}{detail}")
-    # Not parsed back out of the description: "Blockwise(core_op=X)" names no class to
-    # register, and a Blockwise is converted by a converter for Blockwise.
-    example = targets[next(iter(unsupported))]
-    lines += [
-        "To support an op, register a converter for its class (for Elemwise, for its scalar "
-        "op's class):",
-        "    from pytensor_onnx import onnx_funcify",
-        "",
-        f"    @onnx_funcify.register({example})",
-        f"    def onnx_funcify_{example}(op, node, builder, inputs, **kwargs):",
-        '        return builder.add_node("<ONNX op>", inputs)  # ONNX name of each output',
-    ]
+        detail = "no converter" if key in missing else reasons[key]
+        lines.append(f"  - {key}: {count} node{'s' if count > 1 else ''} ({detail})")
+    if missing:
+        # Not parsed back out of the description: "Blockwise(core_op=X)" names no class to
+        # register, and a Blockwise is converted by a converter for Blockwise.
+        example = targets[missing[0]]
+        lines += [
+            "To support an op without converter, register one for its class (for Elemwise, "
+            "for its scalar op's class):",
+            "    from pytensor_onnx import onnx_funcify",
+            "",
+            f"    @onnx_funcify.register({example})",
+            f"    def onnx_funcify_{example}(op, node, builder, inputs, **kwargs):",
+            '        return builder.add_node("<ONNX op>", inputs)  # ONNX name of each output',
+        ]
     return "\n".join(lines)
 
 

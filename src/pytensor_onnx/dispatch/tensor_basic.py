@@ -316,7 +316,7 @@ def onnx_funcify_CheckAndRaise(op, node, builder, inputs, **kwargs):
             _log.warning(
                 "ONNX models cannot raise errors: the %s checks of this graph (first: %r) "
                 "are dropped, so inputs they would reject give unchecked results. Choose "
-                "another behavior with pytensor_onnx.dispatch.tensor_basic."
+                "another behavior with pytensor_onnx."
                 "set_assert_behavior(..., kind=%r).",
                 name,
                 op.msg,

@@ -8,12 +8,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import inspect
+import pkgutil
 import sys
 from pathlib import Path
 
 import pytensor.scalar.math  # noqa: F401  (defines more scalar ops)
+import pytensor.tensor
 from pytensor.graph.fg import FunctionGraph
+from pytensor.graph.op import Op
 from pytensor.scalar.basic import ScalarOp
 
 from pytensor_onnx.dispatch import onnx_funcify
@@ -50,6 +54,30 @@ def _is_ours(converter) -> bool:
     )
 
 
+# Tensor-op modules that need optional dependencies or are not graph ops users build.
+_SKIPPED_TENSOR_MODULES = ("pytensor.tensor.random.rewriting", "pytensor.tensor.rewriting")
+
+
+def concrete_tensor_ops() -> list[type]:
+    """The Op classes defined in ``pytensor.tensor``'s modules (not scalar ops), by name."""
+    for module in pkgutil.walk_packages(pytensor.tensor.__path__, "pytensor.tensor."):
+        if not module.name.startswith(_SKIPPED_TENSOR_MODULES):
+            try:
+                importlib.import_module(module.name)
+            except ImportError:  # an optional dependency (e.g. a BLAS or JAX helper)
+                continue
+    found = {
+        c for c in _subclasses(Op)
+        if c.__module__.startswith("pytensor.tensor.")
+        and not c.__module__.startswith(_SKIPPED_TENSOR_MODULES)
+        and not issubclass(c, ScalarOp)
+        and not inspect.isabstract(c)
+        and not c.__name__.startswith("_")
+        and getattr(sys.modules[c.__module__], c.__name__, None) is c
+    }
+    return sorted(found, key=lambda c: (c.__module__, c.__name__))
+
+
 def registered_classes() -> list[type]:
     return [
         c for c, converter in onnx_funcify.registry.items()
@@ -69,9 +97,14 @@ def table() -> str:
         (c for c in registered_classes() if not issubclass(c, ScalarOp)),
         key=lambda c: (c.__module__, c.__name__),
     )
+    all_tensor_ops = concrete_tensor_ops()
+    covered_tensor_ops = [c for c in all_tensor_ops if is_supported(c)]
     lines = [
         f"Scalar ops (inside `Elemwise`): {len(covered)} of PyTensor's {len(scalar_ops)} "
         "concrete scalar ops.",
+        f"Tensor ops: {len(covered_tensor_ops)} of the {len(all_tensor_ops)} op classes "
+        "defined in `pytensor.tensor` (some only appear in graphs of other backends, e.g. C "
+        "BLAS ops, or are abstract bases).",
         "",
         "| op family | PyTensor ops converted |",
         "|---|---|",
@@ -84,6 +117,11 @@ def table() -> str:
         lines.append(f"| `{module}` | " + ", ".join(f"`{n}`" for n in names) + " |")
     missing = [c.__name__ for c in scalar_ops if not is_supported(c)]
     lines += ["", f"Not yet converted scalar ops ({len(missing)}): " + ", ".join(missing) + "."]
+    missing_tensor = [c.__name__ for c in all_tensor_ops if not is_supported(c)]
+    lines += [
+        "",
+        f"Not yet converted tensor ops ({len(missing_tensor)}): " + ", ".join(missing_tensor) + ".",
+    ]
     return "\n".join(lines)
 
 

@@ -36,60 +36,47 @@ class ONNXFunction(Function):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._input_checks = _fast_input_checks(self)
+        self._accepts_as_is = _as_is_checker(_fast_input_checks(self))
 
-    def _accepts_as_is(self, args, kwargs) -> bool:
-        """Whether ``args`` are ndarrays of exactly the inputs' dtypes, ranks and shapes.
+    # PyTensor validates every input of every call with TensorType.filter, which costs
+    # ~3 us per input even for an ndarray of exactly the right dtype, rank and shape: more
+    # than the onnxruntime call of a small model. Such arrays pass the same checks filter
+    # makes for them in `_accepts_as_is`; anything else goes through PyTensor's own
+    # validation, whose errors are re-raised naming the input.
+    if _VALIDATES_IN_METHOD:  # pytensor >= 3
 
-        PyTensor validates every input of every call with TensorType.filter, which costs
-        ~3 us per input even for such arrays: more than the onnxruntime call of a small
-        model. Such arrays pass the same checks filter makes for them here, and anything
-        else goes through PyTensor's own validation (and its errors).
-        """
-        checks = self._input_checks
-        if checks is None or kwargs or len(args) != len(checks):
-            return False
-        for arg, (dtype, ndim, static_dims) in zip(args, checks):
-            if (
-                type(arg) is not np.ndarray
-                or arg.dtype != dtype
-                or arg.ndim != ndim
-                or not arg.flags.aligned
-            ):
-                return False
-            if static_dims:
-                shape = arg.shape
-                if any(shape[axis] != size for axis, size in static_dims):
-                    return False
-        return True
-
-    def _validate_inputs(self, args, kwargs):
-        # pytensor >= 3 validates inputs in this method.
-        if self._accepts_as_is(args, kwargs):
-            for storage, arg in zip(self._input_storage_data, args):
-                storage[0] = arg
-            return
-        super()._validate_inputs(args, kwargs)
-
-    def __call__(self, *args, **kwargs):
-        try:
-            if (
-                not _VALIDATES_IN_METHOD
-                and not self.trust_input
-                and self._accepts_as_is(args, kwargs)
-            ):
-                # pytensor 2.38 validates inline in __call__: skip it for this call (a
-                # Function is not thread-safe anyway: its input storage is shared).
-                self.trust_input = True
-                try:
-                    return super().__call__(*args)
-                finally:
-                    self.trust_input = False
-            return super().__call__(*args, **kwargs)
-        except TypeError as err:
-            bad_input = self._find_bad_input(args)
-            if bad_input is None:
+        def _validate_inputs(self, args, kwargs):
+            if not kwargs and self._accepts_as_is(args):
+                for storage, arg in zip(self._input_storage_data, args):
+                    storage[0] = arg
+                return
+            try:
+                super()._validate_inputs(args, kwargs)
+            except TypeError as err:
+                self._raise_naming_bad_input(err, args)
                 raise
+
+    else:  # pytensor 2.38 validates inline in __call__
+
+        def __call__(self, *args, **kwargs):
+            try:
+                if not kwargs and not self.trust_input and self._accepts_as_is(args):
+                    # Skip the validation for this call (a Function is not thread-safe
+                    # anyway: its input storage is shared).
+                    self.trust_input = True
+                    try:
+                        return super().__call__(*args)
+                    finally:
+                        self.trust_input = False
+                return super().__call__(*args, **kwargs)
+            except TypeError as err:
+                self._raise_naming_bad_input(err, args)
+                raise
+
+    def _raise_naming_bad_input(self, err: TypeError, args) -> None:
+        """Re-raise ``err`` naming the input whose value was rejected, if one was."""
+        bad_input = self._find_bad_input(args)
+        if bad_input is not None:
             raise TypeError(f"{bad_input}: {err}") from err
 
     def _find_bad_input(self, args) -> str | None:
@@ -127,6 +114,49 @@ def _fast_input_checks(fn) -> tuple | None:
         static_dims = tuple((axis, n) for axis, n in enumerate(var_type.shape) if n is not None)
         checks.append((np.dtype(var_type.dtype), var_type.ndim, static_dims))
     return tuple(checks)
+
+
+def _as_is_checker(checks):
+    """``accepts(args)``: whether ``args`` match ``checks`` exactly (see ONNXFunction)."""
+    ndarray = np.ndarray
+    if checks is None:
+        return lambda args: False
+
+    if len(checks) == 1 and not checks[0][2]:
+        # The most common case, one input without static dims: no loop.
+        ((dtype, ndim, _),) = checks
+
+        def accepts_one(args):
+            if len(args) != 1:
+                return False
+            arg = args[0]
+            return (
+                type(arg) is ndarray
+                and arg.dtype == dtype
+                and arg.ndim == ndim
+                and arg.flags.aligned
+            )
+
+        return accepts_one
+
+    def accepts(args):
+        if len(args) != len(checks):
+            return False
+        for arg, (dtype, ndim, static_dims) in zip(args, checks):
+            if (
+                type(arg) is not ndarray
+                or arg.dtype != dtype
+                or arg.ndim != ndim
+                or not arg.flags.aligned
+            ):
+                return False
+            if static_dims:
+                shape = arg.shape
+                if any(shape[axis] != size for axis, size in static_dims):
+                    return False
+        return True
+
+    return accepts
 
 
 # copyreg registrations are per class: pickle ONNXFunction as PyTensor pickles Function.

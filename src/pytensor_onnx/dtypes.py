@@ -85,6 +85,11 @@ ORT_MISSING_KERNELS: dict[str, frozenset[str]] = {
         "GreaterOrEqual": "bool",
         "IsInf": "float16",
         "Where": "bool int16 uint16 uint64",
+        "ReduceMax": "bool int16 uint16 uint32 uint64",
+        "ReduceMin": "bool int16 uint16 uint32 uint64",
+        "ArgMax": "bool int16 uint16 uint32 uint64",
+        "ReduceSum": "bool int8 int16 uint8 uint16 uint32 uint64",
+        "ReduceProd": "bool int8 int16 uint8 uint16 uint32 uint64",
     }.items()
 }
 

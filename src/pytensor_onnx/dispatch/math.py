@@ -35,11 +35,8 @@ from pytensor.tensor.math import Argmax, MulWithoutZeros
 
 from pytensor_onnx.dispatch.basic import onnx_funcify
 from pytensor_onnx.dispatch.scalar import where
-from pytensor_onnx.dtypes import onnx_dtype
+from pytensor_onnx.dtypes import kernel_dtype, onnx_dtype
 
-# The dtype with the same order as the key in which onnxruntime has ReduceMax, ReduceMin
-# and ArgMax kernels (uint64 is mapped onto int64 instead, see `_to_ordered`).
-_ORDERED_DTYPE = {"bool": "uint8", "int16": "int32", "uint16": "int32", "uint32": "int64"}
 _UINT64_SIGN_BIT = np.uint64(1 << 63)
 
 
@@ -137,7 +134,8 @@ def _to_ordered(builder, x: str, dtype: str) -> tuple[str, str]:
         # Flipping the sign bit maps the order of uint64 onto that of int64.
         flipped = builder.add_node("BitwiseXor", [x, builder.constant(_UINT64_SIGN_BIT)])
         return builder.cast(flipped, "uint64", "int64"), "int64"
-    ordered = _ORDERED_DTYPE.get(dtype, dtype)
+    # Widening keeps the order; ReduceMin/ArgMax lack the same dtypes as ReduceMax.
+    ordered = kernel_dtype("ReduceMax", dtype)
     return builder.cast(x, dtype, ordered), ordered
 
 

@@ -249,8 +249,7 @@ def _unsupported_message(
 ) -> str:
     missing = [key for key in unsupported if reasons[key].startswith(_NO_CONVERTER)]
     lines = [
-        f"Cannot convert the graph to ONNX: {len(unsupported)} kind(s) of op cannot be "
-        "converted:"
+        f"Cannot convert the graph to ONNX: {len(unsupported)} kind(s) of op cannot be converted:"
     ]
     for key, count in unsupported.most_common():
         detail = "no converter" if key in missing else reasons[key]

@@ -6,6 +6,7 @@ import numpy as np
 from pytensor.tensor.elemwise import DimShuffle, Elemwise
 
 from pytensor_onnx.dispatch.basic import onnx_funcify
+from pytensor_onnx.dispatch.shape import squeeze, unsqueeze
 
 
 @onnx_funcify.register(Elemwise)
@@ -33,10 +34,7 @@ def onnx_funcify_DimShuffle(op, node, builder, inputs, **kwargs):
     if constant is not None:  # fold it: `x + 1.0` would otherwise emit an Unsqueeze of 1.0
         array = np.squeeze(constant, axis=tuple(dropped)).transpose(perm)
         return builder.constant(np.expand_dims(array, expanded))
-    if dropped:
-        x = builder.add_node("Squeeze", [x, builder.constant(np.array(dropped, dtype="int64"))])
+    x = squeeze(builder, x, dropped)
     if perm != sorted(perm):
         x = builder.add_node("Transpose", [x], perm=perm)
-    if expanded:
-        x = builder.add_node("Unsqueeze", [x, builder.constant(np.array(expanded, dtype="int64"))])
-    return x
+    return unsqueeze(builder, x, expanded)

@@ -35,6 +35,7 @@ from pytensor.tensor.math import Argmax, MulWithoutZeros
 
 from pytensor_onnx.dispatch.basic import onnx_funcify
 from pytensor_onnx.dispatch.scalar import where
+from pytensor_onnx.dispatch.shape import reshape
 from pytensor_onnx.dtypes import kernel_dtype, onnx_dtype
 
 _UINT64_SIGN_BIT = np.uint64(1 << 63)
@@ -106,15 +107,6 @@ def _reduced_axes_last(builder, x: str, shape, axes) -> str:
     return reshape(
         builder, moved, [_kept_shape(builder, x, shape, axes), _size_of(builder, x, shape, axes)]
     )
-
-
-def reshape(builder, x: str, shape_parts) -> str:
-    """Reshape ``x`` to the concatenation of 1-D int64 ``shape_parts``, taking a 0 as a
-    size (ONNX's default, allowzero=0, copies the input's dim there)."""
-    target = shape_parts[0]
-    if len(shape_parts) > 1:
-        target = builder.add_node("Concat", list(shape_parts), axis=0)
-    return builder.add_node("Reshape", [x, target], allowzero=1)
 
 
 def _kept_shape(builder, x: str, shape, axes) -> str:

@@ -17,6 +17,31 @@ from pytensor.tensor.shape import Reshape, Shape, Shape_i, SpecifyShape
 from pytensor_onnx.dispatch.basic import onnx_funcify
 
 
+def reshape(builder, x: str, shape) -> str:
+    """Reshape ``x`` to ``shape``: a 1-D int64 value, or a list of such parts to concatenate.
+
+    In PyTensor (NumPy) a 0 in a shape is a dimension of size 0; ONNX copies the input's
+    dimension there unless allowzero=1.
+    """
+    if isinstance(shape, list):
+        shape = shape[0] if len(shape) == 1 else builder.add_node("Concat", shape, axis=0)
+    return builder.add_node("Reshape", [x, shape], allowzero=1)
+
+
+def squeeze(builder, x: str, axes) -> str:
+    """``x`` without the length-1 ``axes`` (no node for none)."""
+    if not len(axes):
+        return x
+    return builder.add_node("Squeeze", [x, builder.constant(np.asarray(axes, dtype="int64"))])
+
+
+def unsqueeze(builder, x: str, axes) -> str:
+    """``x`` with length-1 axes inserted at ``axes`` (no node for none)."""
+    if not len(axes):
+        return x
+    return builder.add_node("Unsqueeze", [x, builder.constant(np.asarray(axes, dtype="int64"))])
+
+
 def static_shape(var) -> tuple[int, ...] | None:
     """The shape of ``var`` if PyTensor knows every dimension statically, else None."""
     shape = var.type.shape
@@ -53,6 +78,4 @@ def onnx_funcify_Reshape(op, node, builder, inputs, **kwargs):
         shape = builder.constant(np.array(known, dtype="int64"))
     else:
         shape = builder.cast(shape, node.inputs[1].dtype, "int64")
-    # In PyTensor (NumPy) a 0 in the shape is a dimension of size 0; ONNX copies the input's
-    # dimension there unless allowzero=1.
-    return builder.add_node("Reshape", [x, shape], allowzero=1)
+    return reshape(builder, x, shape)

@@ -38,6 +38,7 @@ from pytensor.tensor.subtensor import (
 from pytensor.tensor.type_other import MakeSlice, NoneTypeT, SliceType
 
 from pytensor_onnx.dispatch.basic import onnx_funcify
+from pytensor_onnx.dispatch.shape import reshape, squeeze, unsqueeze
 
 INT64_MAX = int(np.iinfo(np.int64).max)
 INT64_MIN = int(np.iinfo(np.int64).min)
@@ -200,12 +201,6 @@ def _index_operand(builder, entry: _Array) -> str:
     return builder.cast(entry.name, entry.dtype, "int64")
 
 
-def _unsqueeze(builder, x, axes):
-    if not axes:
-        return x
-    return builder.add_node("Unsqueeze", [x, _const(builder, list(axes))])
-
-
 def _expand_new_axes(builder, x, static_shape, entries):
     """Make each ``None`` of the index a length-1 axis of ``x`` indexed by a full slice.
 
@@ -224,7 +219,7 @@ def _expand_new_axes(builder, x, static_shape, entries):
             axis += width
     shape.extend(source)
     entries = [slice(None) if isinstance(e, _NewAxis) else e for e in entries]
-    return _unsqueeze(builder, x, new_axes), tuple(shape), entries, new_axes
+    return unsqueeze(builder, x, new_axes), tuple(shape), entries, new_axes
 
 
 # -- slices ----------------------------------------------------------------------------
@@ -445,7 +440,7 @@ class _Region:
             self._shape_parts.append((block_start, [block_coords, block_shapes]))
         # Trailing length-1 dims align each coordinate's dims with its place in the region.
         self.coords = [
-            _unsqueeze(builder, coord, range(ndim, ndim + self.rank - end))
+            unsqueeze(builder, coord, range(ndim, ndim + self.rank - end))
             for coord, ndim, end in coords
         ]
         self._shape = None
@@ -481,7 +476,7 @@ class _Region:
 
     def grid(self) -> str:
         """All coordinates, stacked on a last axis: the indices of GatherND/ScatterND."""
-        columns = [_unsqueeze(self.builder, self.expanded(c), [self.rank]) for c in self.coords]
+        columns = [unsqueeze(self.builder, self.expanded(c), [self.rank]) for c in self.coords]
         if len(columns) == 1:
             return columns[0]
         return self.builder.add_node("Concat", columns, axis=-1)
@@ -551,7 +546,7 @@ def emit_setitem(
             result = builder.add_node("Expand", [y, builder.add_node("Shape", [x])])
         else:
             result = builder.add_node("Add", [x, y])
-        return _squeeze(builder, result, new_axes)
+        return squeeze(builder, result, new_axes)
 
     # Wrapping negative indices matters where coordinates are compared or combined: to
     # find repeats, and to linearise several axes. Scatter ops wrap a lone index.
@@ -573,12 +568,7 @@ def emit_setitem(
         result = builder.add_node("ScatterND", [x, region.grid(), updates], reduction=reduction)
     else:
         result = _scatter_repeated(builder, x, region, trailing, updates, mode)
-    return _squeeze(builder, result, new_axes)
-
-
-def _reshape(builder, x, shape):
-    # allowzero: a computed length of 0 is a length, not "keep the input's dim".
-    return builder.add_node("Reshape", [x, shape], allowzero=1)
+    return squeeze(builder, result, new_axes)
 
 
 def _statically_empty(entries, static_shape) -> bool:
@@ -612,12 +602,6 @@ def _statically_empty(entries, static_shape) -> bool:
     return False
 
 
-def _squeeze(builder, x, axes):
-    if not axes:
-        return x
-    return builder.add_node("Squeeze", [x, _const(builder, list(axes))])
-
-
 def _scatter_repeated(builder, x, region, trailing, updates, mode) -> str:
     # Work on x as a matrix: one row per position of its first k axes, the trailing dims
     # flattened into the columns (a vector when there are none), so that repeated indices
@@ -628,18 +612,18 @@ def _scatter_repeated(builder, x, region, trailing, updates, mode) -> str:
         columns = _mul(builder, columns, dim)
     row_shape = [columns] if trailing else []
     flat = len(region.static_shape) == 1
-    flat_x = x if flat else _reshape(builder, x, _vector(builder, [region.size(), *row_shape]))
+    flat_x = x if flat else reshape(builder, x, _vector(builder, [region.size(), *row_shape]))
     n = None if region.rank == 1 and not trailing else builder.add_node("Size", [linear])
     flat_updates = updates
     if n is not None:
-        flat_updates = _reshape(builder, updates, _vector(builder, [n, *row_shape]))
+        flat_updates = reshape(builder, updates, _vector(builder, [n, *row_shape]))
 
     if mode == "add":
         index = linear
         if trailing:
             index = builder.add_node(
                 "Expand",
-                [_unsqueeze(builder, linear, [1]), builder.add_node("Shape", [flat_updates])],
+                [unsqueeze(builder, linear, [1]), builder.add_node("Shape", [flat_updates])],
             )
         result = builder.add_node(
             "ScatterElements", [flat_x, index, flat_updates], axis=0, reduction="add"
@@ -664,11 +648,11 @@ def _scatter_repeated(builder, x, region, trailing, updates, mode) -> str:
         flat_updates = builder.add_node("Gather", [flat_updates, winner], axis=0)
         # Every repeat now writes the same value, so the order of the writes cannot matter.
         result = builder.add_node(
-            "ScatterND", [flat_x, _unsqueeze(builder, linear, [1]), flat_updates]
+            "ScatterND", [flat_x, unsqueeze(builder, linear, [1]), flat_updates]
         )
     if flat:
         return result
-    return _reshape(builder, result, builder.add_node("Shape", [x]))
+    return reshape(builder, result, builder.add_node("Shape", [x]))
 
 
 def _known_unique(entries, static_shape) -> bool:

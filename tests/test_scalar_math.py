@@ -573,6 +573,30 @@ def test_gammainc_against_mpmath():
     tolerance_check(1e-13)(got_q, q)
 
 
+# Far below the mean, x << a (P tiny, a >= 10: the Stirling form of the power factor):
+# (a, x, P) from mpmath at 50 digits.
+GAMMAINC_FAR_BELOW_MEAN = [
+    (12.0, 0.12, 1.666277975516651e-20),
+    (30.0, 0.03, 7.539962882635467e-79),
+    (100.0, 0.1, 9.705034877125629e-259),
+    (100.0, 1.0, 3.9812808189568546e-159),
+    (100.0, 10.0, 5.398589728139581e-63),
+    (1000.0, 300.0, 2.4149201482967856e-221),
+    (10000.0, 8000.0, 6.135448501090494e-103),
+]
+
+
+def test_gammainc_far_below_the_mean_against_mpmath():
+    # x / a is formed as a ratio, not as 1 + (x - a) / a: that lost u's low digits near
+    # u = -1, which a multiplies (1.1e-11 at a = 100, x = 0.1). Measured now: 1.0e-13, at
+    # a = 100, x = 1, where the exponent a D(x / a) = 362 rounds (SciPy: 1.6e-15 there,
+    # 3.2e-13 at a = 1000, x = 300).
+    a, x, p = (np.array(column) for column in zip(*GAMMAINC_FAR_BELOW_MEAN))
+    inputs, outputs = gammainc_functions()
+    got_p = pytensor.function(inputs, outputs[0], mode=RAW)(a, x)
+    tolerance_check(2e-13)(got_p, p)
+
+
 def test_gammainc_family_against_scipy():
     rng = np.random.default_rng(4)
     a = np.concatenate([np.exp(rng.uniform(-8, 8, 1500)), np.exp(rng.uniform(-18, 2, 500))])
@@ -731,6 +755,27 @@ def test_betainc_against_scipy():
     got = pytensor.function(inputs32, pt.betainc(*inputs32), mode=RAW)(*values32)
     expected = sp.betainc(*(v.astype("float64") for v in values32)).astype("float32")
     tolerance_check(1e-6, SUBNORMAL_ATOL["float32"])(got, expected)
+
+
+# Far below the mean, a, b >= 10: (a, b, x, I) from mpmath at 50 digits.
+BETAINC_FAR_BELOW_MEAN = [
+    (10.0, 10.0, 0.005, 8.658929935750871e-19),
+    (30.0, 50.0, 0.000375, 9.059135513603898e-82),
+    (100.0, 100.0, 0.0005, 3.400649087322721e-272),
+    (100.0, 100.0, 0.005, 2.1851487504439873e-172),
+    (1000.0, 300.0, 0.3846, 6.750860360702775e-176),
+    (20.0, 2000.0, 9.901e-06, 3.8106134418331195e-53),
+]
+
+
+def test_betainc_far_below_the_mean_against_mpmath():
+    # As for gammainc: 1 + u = x (a + b) / a is formed as a product, not from u (before:
+    # 1.7e-5 relatively at I = 1e-300, a = b = 31.6). Measured now: 1.5e-13 at a = b = 100,
+    # x = 5e-4, where the exponents a D(u) + b D(v) ~ 600 round.
+    a, b, x, expected = (np.array(column) for column in zip(*BETAINC_FAR_BELOW_MEAN))
+    inputs = [pt.vector(name) for name in "abx"]
+    got = pytensor.function(inputs, pt.betainc(*inputs), mode=RAW)(a, b, x)
+    tolerance_check(3e-13)(got, expected)
 
 
 def test_betainc_gradient_in_default_mode():

@@ -1160,14 +1160,18 @@ def _power_factor(a: Value, x: Value) -> Value:
     em = a.em
     direct = em.exp(a * em.log(x) - x - lgamma(a))
     stirling = _stirling_series(a, _STIRLING_LGAMMA)
-    large = em.sqrt(a / (2.0 * _PI)) * em.exp(-(a * _minus_log1pmx((x - a) / a) + stirling))
+    deviation = _minus_log1pmx((x - a) / a, x / a)
+    large = em.sqrt(a / (2.0 * _PI)) * em.exp(-(a * deviation + stirling))
     return em.where(a < _ASYMPTOTIC_FROM, direct, large)
 
 
-def _minus_log1pmx(u: Value) -> Value:
-    """u - log1p(u) (>= 0), without cancellation near u = 0."""
+def _minus_log1pmx(u: Value, one_plus_u: Value) -> Value:
+    """u - log1p(u) (>= 0), without cancellation near u = 0. ``one_plus_u`` is 1 + u computed
+    without forming u (a ratio): near u = -1, 1 + u would have lost u's low digits (x / a =
+    0.001 from u = -0.999 keeps 13 of them), which a large multiplier a then shows."""
     em = u.em
-    return em.where(em.abs(u) <= 0.25, u * u * em.poly(u, _LOG1PMX_SERIES), u - log1p(u))
+    series = u * u * em.poly(u, _LOG1PMX_SERIES)
+    return em.where(em.abs(u) <= 0.25, series, u - em.log(one_plus_u))
 
 
 def _lgamma1p(a: Value) -> Value:
@@ -1366,7 +1370,7 @@ _BETAINC_MAX_ITERATIONS = 20000
 _TINY = 1e-30  # Numerical Recipes' FPMIN
 
 
-def _beta_power_factor(a: Value, b: Value, x: Value, log_x: Value, log_y: Value) -> Value:
+def _beta_power_factor(a: Value, b: Value, x: Value, y: Value, log_x: Value, log_y: Value) -> Value:
     """x^a y^b / B(a, b) with y = 1 - x: for a, b >= 10 without the cancellation of the
     log-gammas, as sqrt(a b / (2 pi (a + b))) exp(-a D(u) - b D(v) - S(a) - S(b) + S(a + b))
     with u = x (a + b) / a - 1, v = -u a / b, D(u) = u - log1p(u) and S Stirling's
@@ -1385,12 +1389,15 @@ def _beta_power_factor(a: Value, b: Value, x: Value, log_x: Value, log_y: Value)
     direct = em.exp(a * log_x + b * log_y - log_beta)
     u = (x * b - (1.0 - x) * a) / a
     v = -u * a / b
+    total = a + b
+    one_plus_u, one_plus_v = x * total / a, y * total / b
     corrections = (
         _stirling_series(a, _STIRLING_LGAMMA)
         + _stirling_series(b, _STIRLING_LGAMMA)
         - _stirling_series(a + b, _STIRLING_LGAMMA)
     )
-    exponent = a * _minus_log1pmx(u) + b * _minus_log1pmx(v) + corrections
+    exponent = a * _minus_log1pmx(u, one_plus_u) + b * _minus_log1pmx(v, one_plus_v)
+    exponent = exponent + corrections
     both = em.sqrt(a * b / (2.0 * _PI * (a + b))) * em.exp(-exponent)
     return em.where(small >= _ASYMPTOTIC_FROM, both, direct)
 
@@ -1402,7 +1409,7 @@ def betainc(a: Value, b: Value, x: Value) -> Value:
     em = a.em
     swap = x > (a + 1.0) / (a + b + 2.0)
     p, q = em.where(swap, b, a), em.where(swap, a, b)
-    z = em.where(swap, 1.0 - x, x)
+    z, w = em.where(swap, 1.0 - x, x), em.where(swap, x, 1.0 - x)
     log_z = em.where(swap, log1p(-x), em.log(x))
     log_w = em.where(swap, em.log(x), log1p(-x))
     invalid = (a < 0.0) | (b < 0.0) | (x < 0.0) | (x > 1.0) | (a.eq(0.0) & b.eq(0.0))
@@ -1437,7 +1444,7 @@ def betainc(a: Value, b: Value, x: Value) -> Value:
         _BETAINC_MAX_ITERATIONS,
         "betainc_fraction",
     )
-    r = _beta_power_factor(p, q, z, log_z, log_w) / p * h
+    r = _beta_power_factor(p, q, z, w, log_z, log_w) / p * h
     result = em.where(converged, em.where(swap, 1.0 - r, r), float("nan"))
     # SciPy's special values: 0 at x = 0, b = 0 or a = inf; 1 at x = 1, a = 0 or b = inf.
     zero_at = x.eq(0.0) | ((b.eq(0.0) | em.node("IsInf", a)) & (x < 1.0))
@@ -1614,27 +1621,22 @@ def betaincinv(a: Value, b: Value, y: Value) -> Value:
     def residual(x):
         complement = upper & (x >= _BETAINCINV_COMPLEMENT_BELOW)
         p, q = em.where(complement, b, a), em.where(complement, a, b)
-        z = em.where(complement, 1.0 - x, x)
+        z, w = em.where(complement, 1.0 - x, x), em.where(complement, x, 1.0 - x)
         log_z = em.where(complement, log1p(-x), em.log(x))
         log_w = em.where(complement, em.log(x), log1p(-x))
         r = betainc(p, q, z)
-        # Far below the mean, z < p / (2 (p + q)), the power factor's Stirling form (p, q >=
-        # 10) loses to the rounding of its u = z (p + q) / p - 1 near -1 (1.7e-5 relatively
-        # at I = 1e-300, a = b = 31.6); its direct form does not cancel there: correct
-        # log(r) by the ratio.
+        # Far below the mean the power factor (p, q >= 10) underflows before I does, where
+        # z (p + q) / p < eps: the continued fraction is 1 + z (p + q) / (p + 1) there.
         log_r = em.log(r)
-        used = _beta_power_factor(p, q, z, log_z, log_w)
+        used = _beta_power_factor(p, q, z, w, log_z, log_w)
         direct = p * log_z + q * log_w - (lgamma(p) + lgamma(q) - lgamma(p + q))
         far = (em.node("Min", p, q) >= _ASYMPTOTIC_FROM) & (z < 0.5 * p / (p + q))
-        log_r = em.where(far & (used > 0.0), log_r + (direct - em.log(used)), log_r)
-        # Where that form underflowed, z (p + q) / p < eps: the continued fraction is
-        # 1 + z (p + q) / (p + 1) to working precision.
         lost = far & used.eq(0.0)
         log_r = em.where(lost, direct - em.log(p) + log1p(z * (p + q) / (p + 1.0)), log_r)
         f = em.where(upper & ~complement, 1.0 - r, r)
         log_f = em.where(upper & ~complement, em.log(f), log_r)
         g = em.where(upper, log_t - log_f, log_f - log_t)
-        factor = _beta_power_factor(a, b, x, em.log(x), log1p(-x))  # x (1 - x) dI/dx
+        factor = _beta_power_factor(a, b, x, 1.0 - x, em.log(x), log1p(-x))  # x (1 - x) dI/dx
         # (log I = a log(x) + const where the factor underflowed with x.)
         return g, em.where(lost & ~complement, a, factor / ((1.0 - x) * f))
 

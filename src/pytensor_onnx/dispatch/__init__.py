@@ -8,6 +8,7 @@ import pytensor_onnx.dispatch.math  # noqa: F401
 import pytensor_onnx.dispatch.random  # noqa: F401
 import pytensor_onnx.dispatch.scalar  # noqa: F401
 import pytensor_onnx.dispatch.scalar_math  # noqa: F401
+import pytensor_onnx.dispatch.scalar_special  # noqa: F401
 import pytensor_onnx.dispatch.shape  # noqa: F401
 import pytensor_onnx.dispatch.subtensor  # noqa: F401
 import pytensor_onnx.dispatch.tensor_basic  # noqa: F401

@@ -3,6 +3,7 @@
 Importing this package registers every converter (one module per op family).
 """
 
+import pytensor_onnx.dispatch.bessel  # noqa: F401
 import pytensor_onnx.dispatch.elemwise  # noqa: F401
 import pytensor_onnx.dispatch.math  # noqa: F401
 import pytensor_onnx.dispatch.random  # noqa: F401

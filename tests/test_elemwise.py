@@ -290,6 +290,8 @@ UNARY_CASES = (
     )
     + op_cases([ps.sqr], NUMERIC_DTYPES)
     + op_cases(FLOAT_TO_FLOAT, FLOAT_DTYPES)
+    # the complex-number ops, on real numbers (ONNX export has no complex dtypes)
+    + op_cases([ps.real, ps.imag, ps.conj, ps.angle], NUMERIC_DTYPES)
 )
 
 

@@ -40,6 +40,9 @@ SCALAR_OP_TO_ONNX: dict[type, str] = {
     ps.EQ: "Equal",
     ps.Sign: "Sign",  # NumPy's: sign(nan) is nan, sign(-0.0) is 0.0
     ps.Tanh: "Tanh",
+    # On real numbers (ONNX export has no complex dtypes): the value itself.
+    ps.Real: "Identity",
+    ps.Conj: "Identity",
 }
 
 # ONNX's binary ops take exactly two operands; PyTensor's Add and Mul take any number.
@@ -232,6 +235,13 @@ def onnx_funcify_Second(op, node, builder, inputs, **kwargs):
     shape_source, value = inputs
     value = builder.cast(value, node.inputs[1].dtype, node.outputs[0].dtype)
     return builder.add_node("Expand", [value, builder.add_node("Shape", [shape_source])])
+
+
+@onnx_funcify.register(ps.Imag)
+def onnx_funcify_Imag(op, node, builder, inputs, **kwargs):
+    # Of a real number (ONNX export has no complex dtypes): zeros of its shape.
+    zero = builder.constant(np.zeros((), dtype=node.outputs[0].dtype))
+    return builder.add_node("Expand", [zero, builder.add_node("Shape", [inputs[0]])])
 
 
 @onnx_funcify.register(ps.RoundHalfAwayFromZero)

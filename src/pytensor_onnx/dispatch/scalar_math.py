@@ -883,6 +883,19 @@ for _op_class, _formula in {
     register_formula(_op_class, _formula, float32_in_float64=True)
 
 
+@onnx_funcify.register(ps.Angle)
+def onnx_funcify_Angle(op, node, builder, inputs, **kwargs):
+    # Of a real number (ONNX export has no complex dtypes): atan2(0, x), pi for x < 0 and
+    # -0.0, else 0, NaN kept. PyTensor returns NumPy's angle, which is computed in the
+    # input's float dtype (float16 for int8: pi rounded to 3.140625), upcast to float64.
+    (inp,), out_dtype = node.inputs, node.outputs[0].dtype
+    half_turn = float(np.angle(np.zeros((), dtype=inp.dtype)).dtype.type(np.pi))
+    em = Emitter(builder, _compute_dtype(op, out_dtype, float32_in_float64=False))
+    x = em.input(inputs[0], inp.dtype)
+    angle = em.where(em.isnan(x), x, em.where(signbit(x), half_turn, 0.0))
+    return builder.cast(angle.name, em.dtype, out_dtype)
+
+
 # -- inverse error functions: an initial guess polished by Halley's method -------------------
 # erfinv(p) = sum_k c_k / (2k + 1) (sqrt(pi) p / 2)^(2k + 1): six terms are within 1e-5 for
 # |p| <= 0.49, and two Halley steps (cubic convergence) reach double precision.

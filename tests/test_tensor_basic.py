@@ -17,12 +17,20 @@ from hypothesis import strategies as st
 from pytensor.raise_op import Assert, CheckAndRaise
 from pytensor.tensor.basic import (
     Alloc,
+    AllocDiag,
     AllocEmpty,
     ARange,
+    Choose,
+    ExtractDiag,
     Eye,
     Join,
     MakeVector,
+    Nonzero,
+    PermuteRowElements,
     Split,
+    alloc_diag,
+    choose,
+    permute_row_elements,
     scalar_from_tensor,
     tensor_from_scalar,
 )
@@ -547,3 +555,125 @@ def test_alloc_to_a_constant_empty_shape(dtype):
     for value in (s, s[None], pt.stack([s])):
         compare([s], pt.alloc(value, 0), [np.asarray(2, dtype=dtype)])
         compare([s], pt.alloc(value, 3, 0), [np.asarray(2, dtype=dtype)])
+
+
+# -- ExtractDiag, AllocDiag, Nonzero, PermuteRowElements, Choose ---------------------------
+def _tensor(name, dtype, shape, static):
+    return pt.tensor(name, dtype=dtype, shape=shape if static else (None,) * len(shape))
+
+
+def _op_classes(fn):
+    return {type(node.op) for node in fn.maker.fgraph.apply_nodes}
+
+
+@pytest.mark.parametrize("static", [True, False], ids=["static", "symbolic"])
+@pytest.mark.parametrize("shape", [(3, 5), (5, 3), (0, 4), (2, 3, 4), (2, 3, 1, 4)], ids=str)
+def test_extract_diag_offsets_and_axes(shape, static):
+    x = _tensor("x", "float64", shape, static)
+    ndim = len(shape)
+    outputs = [
+        ExtractDiag(offset, axis1, axis2)(x)
+        for offset in (-6, -2, -1, 0, 1, 3, 6)
+        for axis1, axis2 in {(0, 1), (ndim - 2, ndim - 1), (0, ndim - 1), (ndim - 1, 0)}
+    ]
+    fn = compare([x], outputs, [values(shape, "float64")])
+    assert ExtractDiag in _op_classes(fn)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_extract_diag_dtypes_and_trace(dtype):
+    x = pt.tensor3("x", dtype=dtype)
+    outputs = [pt.diagonal(x, 1, -1, 0), pt.diagonal(x, -1, axis1=1, axis2=2)]
+    compare([x], outputs, [values((3, 4, 5), dtype)])
+    # A sum: rounding may differ from NumPy's (measured 1.5e-16 relative in float64).
+    trace = pt.trace(x, axis1=1, axis2=2)
+    compare([x], trace, [values((3, 4, 5), dtype)], mode=None, assert_fn=assert_same)
+
+
+@pytest.mark.parametrize("static", [True, False], ids=["static", "symbolic"])
+@pytest.mark.parametrize("shape", [(3,), (0,), (2, 3), (2, 0, 3)], ids=str)
+def test_alloc_diag(shape, static):
+    x = _tensor("x", "float64", shape, static)
+    ndim = len(shape) + 1
+    outputs = [
+        alloc_diag(x, offset, axis1, axis2)
+        for offset in (-2, 0, 1)
+        for axis1, axis2 in {(0, 1), (ndim - 2, ndim - 1), (0, ndim - 1)}
+    ]
+    fn = compare([x], outputs, [values(shape, "float64")])
+    assert AllocDiag in _op_classes(fn)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int16", "uint16", "uint64", "bool"])
+def test_alloc_diag_dtypes(dtype):
+    x = pt.vector("x", dtype=dtype)
+    outputs = [pt.diag(x), pt.diag(x, 2), pt.diag(x, -1)]
+    compare([x], outputs, [values((4,), dtype)])
+    compare([x], outputs, [values((4,), dtype)], mode=None)
+
+
+@pytest.mark.parametrize("static", [True, False], ids=["static", "symbolic"])
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int8", "uint64", "bool"])
+def test_nonzero(dtype, static):
+    x = _tensor("x", dtype, (3, 4), static)
+    data = values((3, 4), dtype) * np.asarray(np.arange(12).reshape(3, 4) % 3 > 0, dtype)
+    outputs = [*pt.nonzero(x), pt.flatnonzero(x), *pt.where(x), pt.nonzero(x, return_matrix=True)]
+    fn = compare([x], outputs, [data])
+    assert Nonzero in _op_classes(fn)
+    compare([x], outputs, [np.zeros((3, 4), dtype)])
+    compare([x], pt.nonzero_values(x), [data], mode=None)
+
+
+def test_nonzero_of_nan_and_empty():
+    x = pt.vector("x")
+    compare([x], pt.flatnonzero(x), [np.array([0.0, -0.0, np.nan, np.inf, 0.0, 1e-300])])
+    compare([x], pt.flatnonzero(x), [np.zeros(0)])
+    y = pt.tensor3("y")
+    compare([y], list(pt.nonzero(y)), [values((2, 0, 3), "float64")])
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+@pytest.mark.parametrize("dtype", ["float64", "int32", "bool"])
+def test_permute_row_elements(dtype, inverse):
+    x = pt.matrix("x", dtype=dtype)
+    perms = pt.lmatrix("perms")
+    perm = pt.ivector("perm")
+    data = values((2, 4), dtype)
+    perms_data = np.array([[2, 0, 3, 1], [1, 2, 3, 0]])
+    outputs = [permute_row_elements(x, perms, inverse), permute_row_elements(x, perm, inverse)]
+    fn = compare([x, perms, perm], outputs, [data, perms_data, perms_data[1].astype("int32")])
+    assert PermuteRowElements in _op_classes(fn)
+    # A vector against several permutations: one row per permutation.
+    v = pt.vector("v", dtype=dtype)
+    compare([v, perms], permute_row_elements(v, perms, inverse), [data[0], perms_data])
+
+
+def test_inverse_permutation():
+    p = pt.lvector("p")
+    compare([p], pt.inverse_permutation(p), [np.array([3, 0, 4, 1, 2])])
+    compare([p], pt.inverse_permutation(p), [np.zeros(0, "int64")])
+
+
+@pytest.mark.parametrize("mode", ["raise", "wrap", "clip"])
+@pytest.mark.parametrize("dtype", ["float64", "int64"])
+def test_choose(dtype, mode):
+    a = pt.lmatrix("a")
+    choices = pt.tensor3("choices", dtype=dtype)
+    a_data = np.array([[0, 1, 2, 0], [2, 1, 0, 1], [1, 1, 2, 2]])
+    if mode != "raise":
+        a_data = a_data * 3 - 2  # out of range: wrapped or clipped
+    choices_data = values((3, 3, 4), dtype)
+    fn = compare([a, choices], choose(a, choices, mode=mode), [a_data, choices_data])
+    assert Choose in _op_classes(fn)
+    # Broadcasting: a row of choices against a matrix of indices, and the reverse.
+    rows = pt.matrix("rows", dtype=dtype)
+    compare([a, rows], choose(a, rows, mode=mode), [a_data, choices_data[:, 0]])
+    b = pt.lvector("b")
+    compare([b, choices], choose(b, choices, mode=mode), [a_data[0], choices_data])
+
+
+def test_choose_from_a_list_of_tensors_raises():
+    a = pt.lvector("a")
+    x, y = pt.vectors("x", "y")
+    with pytest.raises(NotImplementedError, match="TypedList"):
+        pytensor.function([a, x, y], choose(a, [x, y]), mode=RAW)

@@ -5,12 +5,14 @@ Importing this package registers every converter (one module per op family).
 
 import pytensor_onnx.dispatch.bessel  # noqa: F401
 import pytensor_onnx.dispatch.elemwise  # noqa: F401
+import pytensor_onnx.dispatch.extra_ops  # noqa: F401
 import pytensor_onnx.dispatch.math  # noqa: F401
 import pytensor_onnx.dispatch.random  # noqa: F401
 import pytensor_onnx.dispatch.scalar  # noqa: F401
 import pytensor_onnx.dispatch.scalar_math  # noqa: F401
 import pytensor_onnx.dispatch.scalar_special  # noqa: F401
 import pytensor_onnx.dispatch.shape  # noqa: F401
+import pytensor_onnx.dispatch.sort  # noqa: F401
 import pytensor_onnx.dispatch.subtensor  # noqa: F401
 import pytensor_onnx.dispatch.tensor_basic  # noqa: F401
 from pytensor_onnx.dispatch.basic import (

@@ -4,8 +4,12 @@ Alloc, AllocEmpty, ARange, Eye, Join, Split, MakeVector, ScalarFromTensor,
 TensorFromScalar, and the checks ``Assert`` / PyMC's ``CheckParameterValue`` (any
 ``CheckAndRaise``).
 
+Diagonals and index ops: ExtractDiag (``pt.diagonal``), AllocDiag (``pt.diag`` of a
+vector; an OpFromGraph, converted directly rather than inlined), Nonzero (``pt.nonzero``,
+``pt.flatnonzero``, one-argument ``pt.where``), PermuteRowElements and Choose.
+
 ``pt.stack`` is Join of DimShuffles, ``pt.tri``/``tril``/``triu`` are ARange and Elemwise
-graphs, ``pt.zeros_like``/``ones_like`` are ``second`` (Elemwise) before rewriting and
+graphs (PyTensor has no Tri op), ``pt.zeros_like``/``ones_like`` are ``second`` (Elemwise) before rewriting and
 Alloc after: none of them needs a converter of its own.
 
 Runtime checks
@@ -44,18 +48,26 @@ from pytensor.graph.basic import Constant
 from pytensor.raise_op import CheckAndRaise
 from pytensor.tensor.basic import (
     Alloc,
+    AllocDiag,
     AllocEmpty,
     ARange,
+    Choose,
+    ExtractDiag,
     Eye,
     Join,
     MakeVector,
+    Nonzero,
+    PermuteRowElements,
     ScalarFromTensor,
     Split,
     TensorFromScalar,
 )
+from pytensor.tensor.type import TensorType
 
 from pytensor_onnx.dispatch.basic import onnx_funcify
+from pytensor_onnx.dispatch.extra_ops import dim, int64_const, slice_axis, to_int64
 from pytensor_onnx.dispatch.scalar import where
+from pytensor_onnx.dispatch.shape import reshape, squeeze, unsqueeze
 from pytensor_onnx.dtypes import kernel_dtype
 
 __all__ = ["ASSERT_BEHAVIORS", "assert_behavior", "get_assert_behavior", "set_assert_behavior"]
@@ -213,6 +225,176 @@ def onnx_funcify_Split(op, node, builder, inputs, **kwargs):
     splits = builder.cast(splits, node.inputs[2].type.dtype, "int64")
     outputs = builder.add_node("Split", [x, splits], n_outputs=op.len_splits, axis=axis)
     return [outputs] if op.len_splits == 1 else list(outputs)
+
+
+# -- diagonals -----------------------------------------------------------------------------
+@onnx_funcify.register(ExtractDiag)
+def onnx_funcify_ExtractDiag(op, node, builder, inputs, **kwargs):
+    # With axis1, axis2 moved last and flattened together, the diagonal is every
+    # (columns + 1)-th element from its first one.
+    x_var = node.inputs[0]
+    ndim = x_var.type.ndim
+    axis1, axis2, offset = op.axis1, op.axis2, op.offset
+    batch = [d for d in range(ndim) if d not in (axis1, axis2)]
+    perm = [*batch, axis1, axis2]
+    x = inputs[0]
+    moved = builder.add_node("Transpose", [x], perm=perm) if perm != list(range(ndim)) else x
+    rows, columns = dim(builder, x, x_var, axis1), dim(builder, x, x_var, axis2)
+    flat = reshape(
+        builder, moved, [_batch_shape(builder, x, x_var, batch), _mul(builder, rows, columns)]
+    )
+    zero = int64_const(builder, 0)
+    if offset >= 0:
+        first = int64_const(builder, offset)
+        length = builder.add_node("Min", [builder.add_node("Sub", [columns, first]), rows])
+    else:
+        first = _mul(builder, int64_const(builder, -offset), columns)
+        length = builder.add_node(
+            "Min", [builder.add_node("Add", [rows, int64_const(builder, offset)]), columns]
+        )
+    length = builder.add_node("Max", [length, zero])
+    step = builder.add_node("Add", [columns, int64_const(builder, 1)])
+    last = builder.add_node("Add", [first, _mul(builder, length, step)])
+    positions = builder.add_node("Range", [squeeze(builder, v, [0]) for v in (first, last, step)])
+    return builder.add_node("Gather", [flat, positions], axis=len(batch))
+
+
+def _mul(builder, a: str, b: str) -> str:
+    """The product of two 1-D int64 values, folded when both are constants."""
+    known = [builder.constant_value(v) for v in (a, b)]
+    if known[0] is not None and known[1] is not None:
+        return builder.constant(known[0] * known[1])
+    return builder.add_node("Mul", [a, b])
+
+
+def _batch_shape(builder, x: str, x_var, axes) -> str:
+    """The lengths of ``axes`` of ``x``, as a 1-D int64 (empty for no axes)."""
+    if not axes:
+        return builder.constant(np.zeros(0, "int64"))
+    parts = [dim(builder, x, x_var, axis) for axis in axes]
+    return parts[0] if len(parts) == 1 else builder.add_node("Concat", parts, axis=0)
+
+
+# onnxruntime 1.32 has no Pad kernel for these; int32 holds their values.
+_PAD_WIDER = {"int16": "int32", "uint16": "int32"}
+
+
+@onnx_funcify.register(AllocDiag)
+def onnx_funcify_AllocDiag(op, node, builder, inputs, **kwargs):
+    # Row i of [diag, zeros(n, n)] (n + 1 wide), flattened and cut to n * n, puts diag[i]
+    # at (i, i) of an n x n matrix: values are copied exactly (a Where would turn -0.0 into
+    # 0.0). Padding by |offset| moves them to the offset diagonal.
+    diag_var = node.inputs[0]
+    ndim = diag_var.type.ndim
+    dtype = diag_var.type.dtype
+    diag = inputs[0]
+    n = dim(builder, diag, diag_var, ndim - 1)
+    batch = _batch_shape(builder, diag, diag_var, range(ndim - 1))
+    square = builder.add_node("Concat", [batch, n, n], axis=0)
+    zeros = builder.add_node("Expand", [builder.constant(np.zeros((), dtype)), square])
+    rows = builder.add_node("Concat", [unsqueeze(builder, diag, [ndim]), zeros], axis=ndim)
+    size = _mul(builder, n, n)
+    flat = reshape(
+        builder,
+        rows,
+        [batch, _mul(builder, n, builder.add_node("Add", [n, int64_const(builder, 1)]))],
+    )
+    flat = slice_axis(builder, flat, int64_const(builder, 0), size, ndim - 1)
+    matrix = reshape(builder, flat, [batch, n, n])
+    k = abs(op.offset)
+    if k:
+        pads = [0, k, k, 0] if op.offset > 0 else [k, 0, 0, k]
+        compute = _PAD_WIDER.get(dtype, dtype)
+        padded = builder.add_node(
+            "Pad",
+            [
+                builder.cast(matrix, dtype, compute),
+                int64_const(builder, *pads),
+                "",
+                int64_const(builder, -2, -1),
+            ],
+        )
+        matrix = builder.cast(padded, compute, dtype)
+    if ndim == 1:
+        return matrix
+    # Where PyTensor's graph puts the two new axes.
+    axes = list(range(ndim - 1))
+    last = axes[-1]
+    axes = [*axes[: op.axis1], last + 1, *axes[op.axis1 :]]
+    axes = [*axes[: op.axis2], last + 2, *axes[op.axis2 :]]
+    return builder.add_node("Transpose", [matrix], perm=axes) if axes != sorted(axes) else matrix
+
+
+# -- index ops --------------------------------------------------------------------------------
+@onnx_funcify.register(Nonzero)
+def onnx_funcify_Nonzero(op, node, builder, inputs, **kwargs):
+    # onnxruntime's NonZero has no float64 (nor int8, int16 or unsigned) kernel: compare
+    # with zero first, which also makes NaN nonzero as in NumPy.
+    x_var = node.inputs[0]
+    x = inputs[0]
+    if x_var.type.dtype != "bool":
+        zero = builder.constant(np.zeros((), x_var.type.dtype))
+        x = builder.add_node("Not", [builder.add_node("Equal", [x, zero])])
+    indices = builder.add_node("NonZero", [x])
+    return [
+        builder.add_node("Gather", [indices, builder.constant(np.int64(i))], axis=0)
+        for i in range(x_var.type.ndim)
+    ]
+
+
+@onnx_funcify.register(PermuteRowElements)
+def onnx_funcify_PermuteRowElements(op, node, builder, inputs, **kwargs):
+    x, y = inputs
+    x_var, y_var = node.inputs
+    # make_node gave both the same rank; their length-1 axes broadcast.
+    x = builder.add_node("Expand", [x, builder.add_node("Shape", [y])])
+    y = builder.add_node("Expand", [to_int64(builder, y, y_var), builder.add_node("Shape", [x])])
+    if op.inverse:  # out[..., y[..., i]] = x[..., i]
+        return builder.add_node("ScatterElements", [x, y, x], axis=-1)
+    return builder.add_node("GatherElements", [x, y], axis=-1)
+
+
+@onnx_funcify.register(Choose)
+def onnx_funcify_Choose(op, node, builder, inputs, **kwargs):
+    a_var, choices_var = node.inputs
+    if not isinstance(choices_var.type, TensorType):
+        raise NotImplementedError(
+            "Choose with a list of choices of different shapes (a TypedList) cannot be "
+            "converted to ONNX; pass the choices as one tensor"
+        )
+    a, choices = inputs
+    # Broadcast a against one choice, then every choice against that shape; pick along the
+    # leading axis.
+    a = builder.add_node(
+        "Expand",
+        [
+            to_int64(builder, a, a_var),
+            builder.add_node("Shape", [choices], start=1),
+        ],
+    )
+    out_ndim = node.outputs[0].type.ndim
+    choices = unsqueeze(
+        builder, choices, list(range(1, 1 + out_ndim - (choices_var.type.ndim - 1)))
+    )
+    target = builder.add_node(
+        "Concat",
+        [builder.add_node("Shape", [choices], start=0, end=1), builder.add_node("Shape", [a])],
+        axis=0,
+    )
+    choices = builder.add_node("Expand", [choices, target])
+    count = builder.add_node("Shape", [choices], start=0, end=1)
+    if op.mode == "wrap":
+        a = builder.add_node("Mod", [a, count])
+    elif op.mode == "clip":
+        a = builder.add_node(
+            "Min",
+            [
+                builder.add_node("Max", [a, int64_const(builder, 0)]),
+                builder.add_node("Sub", [count, int64_const(builder, 1)]),
+            ],
+        )
+    picked = builder.add_node("GatherElements", [choices, unsqueeze(builder, a, [0])], axis=0)
+    return squeeze(builder, picked, [0])
 
 
 # -- runtime checks ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ MODULES = [
     "pytensor_onnx.export",
     "pytensor_onnx.linker",
     "pytensor_onnx.mode",
+    "pytensor_onnx.web",
     "pytensor_onnx.dispatch.tensor_basic",
 ]
 

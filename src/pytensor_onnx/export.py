@@ -22,6 +22,7 @@ from pytensor.graph.traversal import ancestors, graph_inputs, toposort
 from pytensor_onnx.builder import ONNX_OPSET_VERSION
 from pytensor_onnx.dispatch import fgraph_to_onnx
 from pytensor_onnx.linker import check_opset_version
+from pytensor_onnx.web import apply_target, check_target
 
 _log = logging.getLogger("pytensor_onnx")
 
@@ -231,6 +232,7 @@ def export_onnx(
     verify_inputs: Sequence | None = None,
     rtol: float | None = None,
     atol: float | None = None,
+    target: str | None = None,
 ) -> onnx.ModelProto:
     """Export a PyTensor graph to an ONNX model (and file).
 
@@ -260,6 +262,11 @@ def export_onnx(
         Input values for ``verify``.
     rtol, atol : float, optional
         Tolerances for ``verify`` (default: by dtype, 1e-6 for float64, 1e-4 otherwise).
+    target : {None, "web", "web-float32"}
+        ``"web"``: check that onnxruntime-web (the browser) can run the model, else raise
+        :class:`pytensor_onnx.web.WebIncompatibleError` naming the blocking ops.
+        ``"web-float32"``: convert the model to float32 for the browser (after ``verify``,
+        which checks the float64 model). See :func:`pytensor_onnx.web.make_web_model`.
 
     Returns
     -------
@@ -275,6 +282,7 @@ def export_onnx(
     (['x'], ['output_0'])
     """
     opset_version = check_opset_version(opset_version)
+    check_target(target)
     _check_directory(filename)
     inputs = _check_inputs(inputs)
     outputs = _as_output_list(outputs)
@@ -297,7 +305,7 @@ def export_onnx(
         if verify:
             verify_model(model, inputs, outputs, verify_inputs, rtol=rtol, atol=atol)
 
-    return _build_check_save(convert, check, _count_nodes(outputs), filename)
+    return _build_check_save(convert, check, _count_nodes(outputs), filename, target)
 
 
 def export_function_onnx(
@@ -313,12 +321,13 @@ def export_function_onnx(
     verify_inputs: Sequence | None = None,
     rtol: float | None = None,
     atol: float | None = None,
+    target: str | None = None,
 ) -> onnx.ModelProto:
     """Export a compiled ``pytensor.function`` (its rewritten graph) to ONNX.
 
     The model has the function's explicit inputs; shared variables are stored in it with
     their current values. Updates of shared variables are not exported (a warning says so).
-    Other parameters are as in :func:`export_onnx`.
+    Other parameters (``target`` too) are as in :func:`export_onnx`.
 
     Examples
     --------
@@ -330,6 +339,7 @@ def export_function_onnx(
     'Sqrt'
     """
     opset_version = check_opset_version(opset_version)
+    check_target(target)
     _check_directory(filename)
     fgraph = fn.maker.fgraph
     n_outputs = len(fn.maker.outputs)
@@ -382,10 +392,10 @@ def export_function_onnx(
                 reference=reference,
             )
 
-    return _build_check_save(convert, check, len(fgraph.apply_nodes), filename)
+    return _build_check_save(convert, check, len(fgraph.apply_nodes), filename, target)
 
 
-def _build_check_save(convert: Callable, check: Callable, n_nodes: int, filename):
+def _build_check_save(convert: Callable, check: Callable, n_nodes: int, filename, target=None):
     """Convert, run the ONNX checker and ``check`` (verification), then write the file.
 
     Verification compiles the reference with PyTensor, whose graph walks recurse as deeply
@@ -397,7 +407,7 @@ def _build_check_save(convert: Callable, check: Callable, n_nodes: int, filename
         model = convert()
         onnx.checker.check_model(model, full_check=True)
         check(model)
-        return model
+        return apply_target(model, target)
 
     model = _run_with_deep_stack(build, n_nodes)
     if filename is not None:

@@ -4,9 +4,13 @@ Importing this package registers every converter (one module per op family).
 """
 
 import pytensor_onnx.dispatch.bessel  # noqa: F401
+import pytensor_onnx.dispatch.blas  # noqa: F401
+import pytensor_onnx.dispatch.blockwise  # noqa: F401
+import pytensor_onnx.dispatch.conv  # noqa: F401
 import pytensor_onnx.dispatch.elemwise  # noqa: F401
 import pytensor_onnx.dispatch.extra_ops  # noqa: F401
 import pytensor_onnx.dispatch.math  # noqa: F401
+import pytensor_onnx.dispatch.op_from_graph  # noqa: F401
 import pytensor_onnx.dispatch.random  # noqa: F401
 import pytensor_onnx.dispatch.scalar  # noqa: F401
 import pytensor_onnx.dispatch.scalar_math  # noqa: F401

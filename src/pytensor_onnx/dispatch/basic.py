@@ -129,9 +129,13 @@ def describe_op(op) -> str:
 
 
 def _converter_target(op) -> str:
-    """The class to register a converter for, to support ``op``."""
-    scalar_op = getattr(op, "scalar_op", None)  # Elemwise dispatches to its scalar op
-    return type(scalar_op if scalar_op is not None else op).__name__
+    """The class to register a converter for, to support ``op``: Elemwise dispatches to its
+    scalar op, Blockwise to its core op."""
+    for attribute in ("scalar_op", "core_op"):
+        inner = getattr(op, attribute, None)
+        if inner is not None:
+            return type(inner).__name__
+    return type(op).__name__
 
 
 def _default_names(variables, prefix: str, builder: GraphBuilder) -> list[str]:

@@ -1,0 +1,88 @@
+"""OpFromGraph: its inner graph, inlined into the outer ONNX graph.
+
+Many PyTensor ops are OpFromGraph subclasses (Einsum, KroneckerProduct, Pad, AllocDiag,
+BlockwiseWithCoreShape, the SymbolicOps of pytensor 3, ...); those without a converter of
+their own are inlined by this one. The inner values live in a mapping local to one
+application, so an op applied several times, or nested in another, never mixes its values
+with the outer graph's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import contextmanager
+
+from pytensor.compile.builders import OpFromGraph
+
+from pytensor_onnx.dispatch.basic import describe_op, onnx_funcify
+
+
+def convert_nodes(builder, nodes: Sequence) -> None:
+    """Convert ``nodes`` (in topological order), binding their outputs in ``builder``.
+
+    Their inputs must be bound already (or be constants). Raises the first
+    NotImplementedError, naming the op that cannot be converted.
+
+    This is the node loop of ``fgraph_to_onnx`` without its collection of every unsupported
+    op; inner graphs (OpFromGraph, Composite, Scan bodies) can share it.
+    """
+    for node in nodes:
+        try:
+            results = onnx_funcify(
+                node.op,
+                node=node,
+                builder=builder,
+                inputs=[builder.value(v) for v in node.inputs],
+            )
+        except NotImplementedError as err:
+            first_line = str(err).split("\n", 1)[0]
+            raise NotImplementedError(f"{describe_op(node.op)}: {first_line}") from err
+        if isinstance(results, str):
+            results = [results]
+        if len(results) != len(node.outputs):
+            raise RuntimeError(
+                f"The ONNX converter of {describe_op(node.op)} returned {len(results)} values "
+                f"for {len(node.outputs)} outputs"
+            )
+        for var, name in zip(node.outputs, results):
+            builder.bind(var, name)
+
+
+@contextmanager
+def scoped_bindings(builder, variables):
+    """Forget, on exit, the builder's bindings of ``variables`` (an inner graph's values).
+
+    The bindings must be in the builder while the inner graph is converted, since some
+    converters look up values themselves (Subtensor reads its slice bounds with
+    ``builder.value``); after, they would leak into the outer graph's namespace.
+    """
+    # GraphBuilder has no public unbind (see the report of this module's author).
+    values = builder._values
+    saved = {var: values[var] for var in variables if var in values}
+    try:
+        yield
+    finally:
+        for var in variables:
+            values.pop(var, None)
+        values.update(saved)
+
+
+def inline_graph(builder, fgraph, input_names: Sequence) -> list:
+    """The ONNX names of ``fgraph``'s outputs, with its inputs bound to ``input_names``."""
+    nodes = fgraph.toposort()
+    inner = [*fgraph.inputs, *(out for node in nodes for out in node.outputs)]
+    with scoped_bindings(builder, inner):
+        for var, name in zip(fgraph.inputs, input_names, strict=True):
+            builder.bind(var, name)
+        convert_nodes(builder, nodes)
+        return [builder.value(out) for out in fgraph.outputs]
+
+
+@onnx_funcify.register(OpFromGraph)
+def onnx_funcify_OpFromGraph(op, node, builder, inputs, **kwargs):
+    try:
+        return inline_graph(builder, op.fgraph, inputs)
+    except NotImplementedError as err:
+        raise NotImplementedError(
+            f"{type(op).__name__} (an OpFromGraph, inlined): its inner op {err}"
+        ) from err

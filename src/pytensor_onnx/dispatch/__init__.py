@@ -10,12 +10,14 @@ import pytensor_onnx.dispatch.conv  # noqa: F401
 import pytensor_onnx.dispatch.elemwise  # noqa: F401
 import pytensor_onnx.dispatch.extra_ops  # noqa: F401
 import pytensor_onnx.dispatch.math  # noqa: F401
+import pytensor_onnx.dispatch.nlinalg  # noqa: F401
 import pytensor_onnx.dispatch.op_from_graph  # noqa: F401
 import pytensor_onnx.dispatch.random  # noqa: F401
 import pytensor_onnx.dispatch.scalar  # noqa: F401
 import pytensor_onnx.dispatch.scalar_math  # noqa: F401
 import pytensor_onnx.dispatch.scalar_special  # noqa: F401
 import pytensor_onnx.dispatch.shape  # noqa: F401
+import pytensor_onnx.dispatch.slinalg  # noqa: F401
 import pytensor_onnx.dispatch.sort  # noqa: F401
 import pytensor_onnx.dispatch.subtensor  # noqa: F401
 import pytensor_onnx.dispatch.tensor_basic  # noqa: F401

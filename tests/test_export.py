@@ -522,8 +522,7 @@ class AddNothing(AddNoise):
 
 
 def onnx_funcify_AddNothing(op, node, builder, inputs, **kwargs):
-    rng, x = inputs
-    assert rng is None  # a random generator has no ONNX value
+    _, x = inputs  # (the generator's [key, counter] state, unused)
     return builder.add_node("Identity", [x])
 
 
@@ -544,9 +543,9 @@ def test_random_generators_do_not_break_conversion(rewrite):
     model = export_onnx([x], out, rewrite=rewrite, verify=True)
     assert names(model.graph.input) == ["x"]
     assert_model_matches_pytensor(model, [x], [out], [np.array([1.0, 2.0])])
-    # Real random variables, which have no converter either.
-    with pytest.raises(NotImplementedError, match="NormalRV"):
-        export_onnx([x], x + pt.random.normal(size=3, rng=rng), rewrite=rewrite)
+    # Random variables convert: the shared generator is stored as a constant state.
+    model = export_onnx([x], x + pt.random.normal(size=3, rng=rng), rewrite=rewrite)
+    assert names(model.graph.input) == ["x"]
 
 
 def test_random_generator_as_input_or_output_is_named():
@@ -554,12 +553,16 @@ def test_random_generator_as_input_or_output_is_named():
 
     x = pt.vector("x")
     rng = pytensor.shared(np.random.default_rng(0), name="my_rng")
-    with pytest.raises(TypeError, match="'my_rng'.*RandomGeneratorType"):
-        export_onnx([x], [x * 2, rng])
+    # A generator is a uint64 [key, counter] state (pytensor_onnx.dispatch.random).
+    model = export_onnx([x], [x * 2, rng])
+    # (the stored state is the initializer "my_rng"; the output is a copy of it)
+    assert names(model.graph.output)[1].startswith("my_rng")
     r = random_generator_type("my_input_rng")
-    with pytest.raises(TypeError, match="'my_input_rng'.*RandomGeneratorType"):
-        export_onnx([x, r], [AddNothing()(r, x)])
-    # An unsupported op that uses the generator input is the more useful error.
+    model = export_onnx([x, r], [AddNothing()(r, x)])
+    (_, state) = model.graph.input
+    assert state.name == "my_input_rng"
+    assert state.type.tensor_type.elem_type == onnx.TensorProto.UINT64
+    # An unsupported op that uses the generator input is reported as such.
     with pytest.raises(NotImplementedError, match="AddNoise"):
         export_onnx([x, r], [AddNoise()(r, x)])
 
@@ -623,14 +626,15 @@ def test_deep_graph_compile_and_export_function():
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pytensor 3 random API changes
-def test_random_variables_say_what_to_export_instead():
+def test_random_variables_without_a_sampler_say_which():
     x = pt.vector("x")
+    draws = pt.random.hypergeometric(5, 3, 4, size=x.shape)
     for export in (
         lambda y: export_onnx([x], y),
         lambda y: export_function_onnx(pytensor.function([x], y)),
     ):
-        with pytest.raises(NotImplementedError, match="random variables cannot be exported") as e:
-            export(x + pt.random.normal(size=x.shape))
+        with pytest.raises(NotImplementedError, match="HyperGeometricRV.*supported: ") as e:
+            export(x + draws)
         assert "register" not in str(e.value)  # a converter exists; it refuses
 
 

@@ -13,6 +13,7 @@ from pytensor.scalar.basic import ScalarType
 
 from pytensor_onnx.builder import ONNX_OPSET_VERSION
 from pytensor_onnx.dispatch import onnx_funcify
+from pytensor_onnx.dispatch.random import generator_to_state, is_rng_type, state_to_generator
 
 _GRAPH_OPTIMIZATION_LEVELS = {
     "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -264,17 +265,24 @@ def make_session_runner(session: ort.InferenceSession, fgraph, input_cells=None)
     cells = tuple(input_cells) if input_cells is not None else tuple([None] for _ in input_names)
     named_cells = tuple(zip(input_names, cells, strict=True))
     # PyTensor hands scalar-typed inputs over as NumPy scalars; onnxruntime wants arrays.
-    scalar_names = tuple(
-        name for name, var in zip(input_names, fgraph.inputs) if isinstance(var.type, ScalarType)
-    )
+    # Random generators are NumPy Generators in PyTensor and [key, counter] states in ONNX.
+    converters = {
+        name: np.asarray if isinstance(var.type, ScalarType) else generator_to_state
+        for name, var in zip(input_names, fgraph.inputs)
+        if isinstance(var.type, ScalarType) or is_rng_type(var.type)
+    }
+    rng_outputs = tuple(i for i, var in enumerate(fgraph.outputs) if is_rng_type(var.type))
 
-    if scalar_names:
+    if converters or rng_outputs:
 
         def run_cells():
             feed = {name: cell[0] for name, cell in named_cells}
-            for name in scalar_names:
-                feed[name] = np.asarray(feed[name])
-            return run(output_names, feed, None)
+            for name, convert in converters.items():
+                feed[name] = convert(feed[name])
+            outputs = run(output_names, feed, None)
+            for i in rng_outputs:
+                outputs[i] = state_to_generator(outputs[i])
+            return outputs
 
     elif len(named_cells) == 1:
         # A dict display costs about half a microsecond less per call than a comprehension.

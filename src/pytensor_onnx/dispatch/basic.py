@@ -181,6 +181,9 @@ def fgraph_to_onnx(
     that rewrote the graph pass the names of the user's variables as hints: rewriting
     replaces outputs by new, unnamed variables (``(exp(x) + 0)`` by ``exp(x)``).
     """
+    inputs, outputs, nodes, constants = _random_generators_as_states(
+        inputs, outputs, nodes, constants or {}
+    )
     builder = GraphBuilder(opset_version)
     if input_names is None:
         input_names = _default_names(inputs, "input", builder)
@@ -246,6 +249,31 @@ def fgraph_to_onnx(
     for var, name in zip(outputs, output_names, strict=True):
         builder.add_output(var, name)
     return builder.make_model(graph_name=model_name, doc_string=doc_string)
+
+
+def _random_generators_as_states(inputs, outputs, nodes, constants):
+    """The graph with its random generators as ONNX states (uint64 ``[key, counter]``
+    tensors, see :mod:`pytensor_onnx.dispatch.random`): generator inputs become state
+    inputs, next generators state outputs, shared generators constant states."""
+    from pytensor_onnx.dispatch.random import (
+        generator_to_state,
+        is_rng_type,
+        with_rng_states_as_tensors,
+    )
+
+    nodes, roots = list(nodes), [*inputs, *constants]
+    if not any(
+        is_rng_type(var.type) for node in nodes for var in (*node.inputs, *node.outputs)
+    ) and not any(is_rng_type(var.type) for var in (*roots, *outputs)):
+        return inputs, outputs, nodes, constants
+    new_roots, new_outputs, new_nodes = with_rng_states_as_tensors(roots, outputs)
+    new_constants = {
+        new: generator_to_state(value) if is_rng_type(old.type) else value
+        for old, new, value in zip(
+            constants, new_roots[len(inputs) :], constants.values(), strict=True
+        )
+    }
+    return new_roots[: len(inputs)], new_outputs, new_nodes, new_constants
 
 
 def _unsupported_message(

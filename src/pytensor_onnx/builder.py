@@ -107,6 +107,7 @@ class GraphBuilder:
         self._constant_arrays: dict[str, np.ndarray] = {}  # initializer name -> value
         self._casts: dict[tuple[str, str], str] = {}  # (value, dtype) -> cast value
         self._values: dict = {}  # PyTensor Variable -> ONNX name
+        self._model_passes: list = []  # run on the finished graph by make_model
 
     # -- names -----------------------------------------------------------------------
     def fresh_name(self, hint: str) -> str:
@@ -132,6 +133,19 @@ class GraphBuilder:
     def bind(self, var, name: str) -> None:
         """Record that PyTensor variable ``var`` is ONNX value ``name``."""
         self._values[var] = name
+
+    @contextmanager
+    def scoped_bindings(self, variables):
+        """Forget, on exit, the bindings of ``variables`` (an inner graph's values), and
+        restore those they replaced: the same inner graph may be inlined several times,
+        and converters look values up while it is (Subtensor reads its slice bounds)."""
+        saved = {var: self._values[var] for var in variables if var in self._values}
+        try:
+            yield
+        finally:
+            for var in variables:
+                self._values.pop(var, None)
+            self._values.update(saved)
 
     def value(self, var) -> str | None:
         """The ONNX name of PyTensor variable ``var`` (constants become initializers).
@@ -266,6 +280,13 @@ class GraphBuilder:
         )
         self.outputs.append(info)
 
+    def add_model_pass(self, model_pass) -> None:
+        """Have :meth:`make_model` call ``model_pass(graph)`` on the finished (pruned)
+        ``GraphProto``, once however often it is added: for rewrites that need the whole
+        graph, such as moving the work only one branch of an ``If`` reads into it."""
+        if model_pass not in self._model_passes:
+            self._model_passes.append(model_pass)
+
     def make_model(
         self, *, graph_name: str = "pytensor_graph", doc_string: str = ""
     ) -> onnx.ModelProto:
@@ -281,6 +302,8 @@ class GraphBuilder:
         graph = helper.make_graph(
             nodes, graph_name, self.inputs, self.outputs, initializer=initializers
         )
+        for model_pass in self._model_passes:
+            model_pass(graph)
         model = helper.make_model(
             graph,
             producer_name="pytensor-onnx",

@@ -24,7 +24,10 @@ _VALIDATES_IN_METHOD = hasattr(Function, "_validate_inputs")
 # pipeline: the numerically stable forms (log1p, softplus, logsumexp, ...) are what a
 # PyMC logp needs in any backend. ONNXLinker.incompatible_rewrites removes the C-only,
 # BLAS, fusion and in-place rewrites from it, as the JAX and Numba linkers do.
-ONNX_REWRITES = RewriteDatabaseQuery(include=["fast_run"])
+# scan_save_mem_no_prealloc (tagged for the JAX/Numba/PyTorch modes only) keeps just the
+# scan outputs' entries that are read: a loop over 1e6 steps whose last state is used
+# stores one state, not a million.
+ONNX_REWRITES = RewriteDatabaseQuery(include=["fast_run", "scan_save_mem_no_prealloc"])
 
 
 class ONNXFunction(Function):

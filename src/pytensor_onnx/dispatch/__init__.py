@@ -9,6 +9,7 @@ import pytensor_onnx.dispatch.blockwise  # noqa: F401
 import pytensor_onnx.dispatch.conv  # noqa: F401
 import pytensor_onnx.dispatch.elemwise  # noqa: F401
 import pytensor_onnx.dispatch.extra_ops  # noqa: F401
+import pytensor_onnx.dispatch.ifelse  # noqa: F401
 import pytensor_onnx.dispatch.math  # noqa: F401
 import pytensor_onnx.dispatch.nlinalg  # noqa: F401
 import pytensor_onnx.dispatch.op_from_graph  # noqa: F401
@@ -16,6 +17,7 @@ import pytensor_onnx.dispatch.random  # noqa: F401
 import pytensor_onnx.dispatch.scalar  # noqa: F401
 import pytensor_onnx.dispatch.scalar_math  # noqa: F401
 import pytensor_onnx.dispatch.scalar_special  # noqa: F401
+import pytensor_onnx.dispatch.scan  # noqa: F401
 import pytensor_onnx.dispatch.shape  # noqa: F401
 import pytensor_onnx.dispatch.slinalg  # noqa: F401
 import pytensor_onnx.dispatch.sort  # noqa: F401

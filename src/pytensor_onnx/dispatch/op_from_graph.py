@@ -10,7 +10,6 @@ with the outer graph's.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import contextmanager
 
 from pytensor.compile.builders import OpFromGraph
 
@@ -48,30 +47,11 @@ def convert_nodes(builder, nodes: Sequence) -> None:
             builder.bind(var, name)
 
 
-@contextmanager
-def scoped_bindings(builder, variables):
-    """Forget, on exit, the builder's bindings of ``variables`` (an inner graph's values).
-
-    The bindings must be in the builder while the inner graph is converted, since some
-    converters look up values themselves (Subtensor reads its slice bounds with
-    ``builder.value``); after, they would leak into the outer graph's namespace.
-    """
-    # GraphBuilder has no public unbind (see the report of this module's author).
-    values = builder._values
-    saved = {var: values[var] for var in variables if var in values}
-    try:
-        yield
-    finally:
-        for var in variables:
-            values.pop(var, None)
-        values.update(saved)
-
-
 def inline_graph(builder, fgraph, input_names: Sequence) -> list:
     """The ONNX names of ``fgraph``'s outputs, with its inputs bound to ``input_names``."""
     nodes = fgraph.toposort()
     inner = [*fgraph.inputs, *(out for node in nodes for out in node.outputs)]
-    with scoped_bindings(builder, inner):
+    with builder.scoped_bindings(inner):
         for var, name in zip(fgraph.inputs, input_names, strict=True):
             builder.bind(var, name)
         convert_nodes(builder, nodes)

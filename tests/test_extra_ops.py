@@ -486,14 +486,21 @@ def test_broadcast_arrays(mode):
     compare([v, m, column], outputs, [np.arange(4.0), MATRIX, MATRIX[:, :1]], mode=mode)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="subtensor.py's ScatterND for set_subtensor on an empty region: onnxruntime "
-    "rejects non-empty indices into a dimension of size 0 (not an op of this module)",
-)
-def test_symbolic_linspace_count_of_zero():
+def test_symbolic_linspace_count_of_zero_fails_as_in_pytensor():
+    # PyTensor's linspace sets x[-1] = stop inside a Switch whose branches are both
+    # computed: with n = 0 that index is out of bounds, and PyTensor itself raises
+    # IndexError (with or without rewrites); onnxruntime's ScatterND raises too.
+    from pytensor.compile.mode import Mode
+
     n = pt.lscalar("n")
-    compare([n], pt.linspace(0.0, 1.0, n), [np.int64(0)], mode=OPT, assert_fn=assert_same)
+    out = pt.linspace(0.0, 1.0, n)
+    for optimizer in (None, "fast_run"):
+        reference = pytensor.function([n], out, mode=Mode(linker="py", optimizer=optimizer))
+        with pytest.raises(IndexError):
+            reference(np.int64(0))
+    for mode in (RAW, OPT):
+        with pytest.raises(Exception, match="ScatterND"):
+            pytensor.function([n], out, mode=mode)(np.int64(0))
 
 
 def test_cumsum_survives_rewrites():

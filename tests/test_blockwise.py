@@ -1,5 +1,6 @@
 """The generic Blockwise converter: batch dims broadcast with Expand, the core converter
-called with the Blockwise node, and unrolling for core converters without batch support.
+called with the Blockwise node for batch-aware core ops, and the other core ops converted
+per batch element (unrolled for a small static batch, else an ONNX Loop).
 
 Core ops defined here (with converters registered for the tests) exercise the protocol;
 Blockwise(Dot) (pt.matmul) and Blockwise(Convolve1d) are tested in test_blas/test_conv.
@@ -17,6 +18,7 @@ from pytensor.graph.op import Op
 from pytensor.tensor.blockwise import Blockwise
 
 from pytensor_onnx import ONNXLinker, onnx_funcify
+from pytensor_onnx.dispatch.blockwise import register_batch_aware
 from tests.test_basic import compare_onnx_and_py, get_onnx_node_types
 
 RAW = Mode(linker=ONNXLinker(intra_op_num_threads=1), optimizer=None)
@@ -43,6 +45,9 @@ def _weighted_sum(op, node, builder, inputs, **kwargs):
     product = builder.add_node("Mul", [a, b])
     axes = builder.constant(np.array([-1], dtype="int64"))
     return builder.add_node("ReduceSum", [product, axes], keepdims=0)
+
+
+register_batch_aware(WeightedSum)
 
 
 class CoreOnly(Op):
@@ -137,13 +142,36 @@ def test_unroll_keeps_constant_inputs():
     compare_onnx_and_py([x], out, [np.arange(12.0).reshape(3, 4)], onnx_mode=RAW)
 
 
-@pytest.mark.parametrize("shape", [(None, 4), (17, 4)], ids=["symbolic", "too_large"])
-def test_no_batch_support_and_no_unrolling_is_named(shape):
-    x, s = pt.tensor("x", shape=shape), pt.vector("s")
-    with pytest.raises(
-        NotImplementedError, match=r"Blockwise\(CoreOnly\): the core op's converter does not"
-    ):
-        pytensor.function([x, s], Blockwise(CoreOnly())(x, s), mode=RAW)
+@pytest.mark.parametrize("shape", [(None, 4), (17, 4)], ids=["symbolic", "large"])
+def test_symbolic_or_large_batch_loops_over_elements(shape):
+    x, s = pt.tensor("x", shape=shape), pt.tensor("s", shape=(None,))
+    rng = np.random.default_rng(3)
+    n = 17 if shape[0] is None else shape[0]
+    fn, _ = compare_onnx_and_py(
+        [x, s],
+        Blockwise(CoreOnly())(x, s),
+        [rng.normal(size=(n, 4)), rng.normal(size=(n,))],
+        onnx_mode=RAW,
+    )
+    assert "Loop" in get_onnx_node_types(fn)
+
+
+def test_core_ops_are_not_handed_batch_dims_unless_declared():
+    # A converter written for the core op's ranks would misread batch dims (e.g. index
+    # the first batch axis): undeclared core ops are converted per element, even where
+    # the batch broadcasts.
+    x, idx = (
+        pt.tensor("x", shape=(1, 2, None)),
+        pt.tensor("i", shape=(None, 1, None), dtype="int64"),
+    )
+    out = Blockwise(pt.subtensor.AdvancedSubtensor1(), signature="(n),(k)->(k)")(x, idx)
+    rng = np.random.default_rng(4)
+    compare_onnx_and_py(
+        [x, idx],
+        out,
+        [rng.normal(size=(1, 2, 5)), rng.integers(0, 5, size=(3, 1, 4))],
+        onnx_mode=RAW,
+    )
 
 
 def test_core_op_without_converter():

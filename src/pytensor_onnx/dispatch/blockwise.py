@@ -2,15 +2,16 @@
 
 The protocol every core converter relies on: the Blockwise converter broadcasts the batch
 dimensions of all inputs to one common batch shape, then calls the core op's converter with
-the *Blockwise* node and those broadcast inputs. A core converter thus sees inputs with
-leading batch dims (``node.inputs`` all have the same number of them, PyTensor pads them on
-the left) and works on the trailing core dims (negative axes, or ops that treat leading dims
-as batch, like MatMul). A converter that cannot handle batch dims raises
-``NotImplementedError``; for a small static batch shape the Blockwise is then unrolled into
-one core conversion per batch element.
-
-Core ops whose ONNX lowering broadcasts batch dims by itself (MatMul does) register with
+the *Blockwise* node and those broadcast inputs, for core ops declared with
+:func:`register_batch_aware`. Such a core converter sees inputs with leading batch dims
+(``node.inputs`` all have the same number of them, PyTensor pads them on the left) and works
+on the trailing core dims (negative axes, or ops that treat leading dims as batch, like
+MatMul). Core ops whose lowering also broadcasts batch dims (MatMul does) register with
 :func:`register_batch_broadcasting`, so that no Expand copies their inputs.
+
+Any other core op is converted for one batch element (a node of the core op's own ranks)
+and applied to each: unrolled for a small static batch, else in an ONNX ``Loop`` over the
+flattened batch. That is always correct, and slower than a batch-aware lowering.
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from onnx import TensorProto, helper
 from pytensor.graph.basic import Constant
 from pytensor.tensor.blockwise import Blockwise
 
 from pytensor_onnx.dispatch.basic import onnx_funcify
 from pytensor_onnx.dispatch.shape import reshape, unsqueeze
+from pytensor_onnx.dtypes import onnx_dtype
 
-# Core op classes whose converters broadcast batch dims themselves.
+# Core op classes whose converters handle leading batch dims (of equal shape in every
+# input), and those of them that also broadcast batch dims themselves.
+_BATCH_AWARE: set[type] = set()
 _BATCH_BROADCASTING: set[type] = set()
 
 # The largest static batch size unrolled (one core conversion per batch element) when the
@@ -32,16 +37,29 @@ _BATCH_BROADCASTING: set[type] = set()
 MAX_UNROLLED_BATCH = 16
 
 
-def register_batch_broadcasting(*core_op_classes: type) -> None:
-    """Declare that the converters of ``core_op_classes`` broadcast batch dims natively.
+def register_batch_aware(*core_op_classes: type) -> None:
+    """Declare that the converters of ``core_op_classes`` handle leading batch dims.
 
-    The Blockwise converter then passes them its inputs without expanding their batch dims.
+    The Blockwise converter then calls them once with its own node, whose inputs carry the
+    batch dims (broadcast to one shape). Core ops not declared are converted per batch
+    element: a converter written for the core op's own ranks would misread batch dims.
     """
+    _BATCH_AWARE.update(core_op_classes)
+
+
+def register_batch_broadcasting(*core_op_classes: type) -> None:
+    """Declare that the converters of ``core_op_classes`` handle batch dims and broadcast
+    them natively (as MatMul does): their inputs are passed without expanded batch dims."""
+    _BATCH_AWARE.update(core_op_classes)
     _BATCH_BROADCASTING.update(core_op_classes)
 
 
+def _handles_batch_dims(core_op) -> bool:
+    return isinstance(core_op, tuple(_BATCH_AWARE))
+
+
 def _broadcasts_natively(core_op) -> bool:
-    return any(isinstance(core_op, cls) for cls in _BATCH_BROADCASTING)
+    return isinstance(core_op, tuple(_BATCH_BROADCASTING))
 
 
 def batch_ndim(op: Blockwise, node) -> int:
@@ -98,43 +116,31 @@ def broadcast_batch_dims(builder, node, inputs, n_batch: int) -> list[str]:
 @onnx_funcify.register(Blockwise)
 def onnx_funcify_Blockwise(op, node, builder, inputs, **kwargs):
     n_batch = batch_ndim(op, node)
-    if n_batch and not _broadcasts_natively(op.core_op):
-        inputs = broadcast_batch_dims(builder, node, inputs, n_batch)
-    try:
+    if not n_batch or not _has_converter(op.core_op):  # (the latter raises "no converter")
         return onnx_funcify(op.core_op, node=node, builder=builder, inputs=inputs, **kwargs)
-    except NotImplementedError as err:
-        if not n_batch or not _has_converter(op.core_op):
-            raise
-        unrolled = _unroll(op, node, builder, inputs, n_batch, err, **kwargs)
-        if unrolled is None:
-            shape = tuple(node.outputs[0].type.shape[:n_batch])
-            raise NotImplementedError(
-                f"Blockwise({type(op.core_op).__name__}): the core op's converter does not "
-                f"handle batch dims ({err}), and the batch shape {shape} is not static and at "
-                f"most {MAX_UNROLLED_BATCH} elements, which unrolling needs"
-            ) from err
-        return unrolled
+    if not _handles_batch_dims(op.core_op):
+        return _per_batch_element(op, node, builder, inputs, n_batch, **kwargs)
+    if not _broadcasts_natively(op.core_op):
+        inputs = broadcast_batch_dims(builder, node, inputs, n_batch)
+    return onnx_funcify(op.core_op, node=node, builder=builder, inputs=inputs, **kwargs)
 
 
 def _has_converter(core_op) -> bool:
     return onnx_funcify.dispatch(type(core_op)) is not onnx_funcify.dispatch(object)
 
 
-def _unroll(op, node, builder, inputs, n_batch: int, err, **kwargs):
-    """Convert the core op once per batch element and stack the results.
-
-    For a core converter that cannot handle batch dims, when the batch shape is static and
-    at most :data:`MAX_UNROLLED_BATCH`. Returns None where that does not apply; raises a
-    NotImplementedError naming Blockwise and the core op if the core conversion fails.
-    """
-    shape = node.outputs[0].type.shape[:n_batch]
-    if None in shape:
-        return None
-    size = math.prod(shape)
-    if size == 0 or size > MAX_UNROLLED_BATCH:
-        return None
-    if _broadcasts_natively(op.core_op):  # inputs were not expanded above
-        inputs = broadcast_batch_dims(builder, node, inputs, n_batch)
+def _per_batch_element(op, node, builder, inputs, n_batch: int, **kwargs):
+    """The core op converted for one batch element and applied to each: unrolled for a
+    static batch of at most :data:`MAX_UNROLLED_BATCH` elements, else an ONNX ``Loop`` over
+    the flattened batch (whose outputs it stacks)."""
+    inputs = broadcast_batch_dims(builder, node, inputs, n_batch)
+    static = node.outputs[0].type.shape[:n_batch]
+    size = math.prod(static) if None not in static else None
+    if size is not None and size <= MAX_UNROLLED_BATCH:
+        size_name = builder.constant(np.array([size], dtype="int64"))
+    else:
+        shape = batch_shape(builder, node, inputs, n_batch)
+        size_name = builder.add_node("ReduceProd", [shape], keepdims=1)
     # Per input: a constant shared by every batch element, or the batch-flattened value.
     core_variables, constants, flats = [], [], []
     for name, inp in zip(inputs, node.inputs):
@@ -146,37 +152,71 @@ def _unroll(op, node, builder, inputs, n_batch: int, err, **kwargs):
             flats.append(None)
             continue
         core_variables.append(inp.type.clone(shape=inp.type.shape[n_batch:])())
-        core_shape = builder.add_node("Shape", [name], start=n_batch)
         constants.append(None)
         flats.append(
-            reshape(builder, name, [builder.constant(np.array([size], "int64")), core_shape])
+            reshape(builder, name, [size_name, builder.add_node("Shape", [name], start=n_batch)])
         )
     core_node = op.core_op.make_node(*core_variables)
-    per_output: list[list[str]] = [[] for _ in node.outputs]
-    for b in range(size):
-        index = builder.constant(np.int64(b))  # a 0-d index drops the axis
+
+    def convert_element(index: str) -> list[str]:
         core_inputs = [
             constant or builder.add_node("Gather", [flat, index], axis=0)
             for constant, flat in zip(constants, flats)
         ]
-        try:
-            results = onnx_funcify(
-                op.core_op, node=core_node, builder=builder, inputs=core_inputs, **kwargs
-            )
-        except NotImplementedError as core_err:
-            raise NotImplementedError(
-                f"Blockwise({type(op.core_op).__name__}): cannot convert the core op over "
-                f"batch dims ({err}), nor per batch element ({core_err})"
-            ) from core_err
-        if isinstance(results, str):
-            results = [results]
-        for stacked, result in zip(per_output, results):
-            stacked.append(unsqueeze(builder, result, [0]))
-    outputs = []
-    for stacked in per_output:
-        joined = stacked[0] if size == 1 else builder.add_node("Concat", stacked, axis=0)
-        core_shape = builder.add_node("Shape", [joined], start=1)
-        outputs.append(
-            reshape(builder, joined, [builder.constant(np.array(shape, dtype="int64")), core_shape])
-        )
-    return outputs
+        with builder.scoped_bindings([*core_node.inputs, *core_node.outputs]):
+            for var, name in zip(core_node.inputs, core_inputs):
+                builder.bind(var, name)
+            try:
+                results = onnx_funcify(
+                    op.core_op, node=core_node, builder=builder, inputs=core_inputs, **kwargs
+                )
+            except NotImplementedError as err:
+                raise NotImplementedError(
+                    f"Blockwise({type(op.core_op).__name__}): cannot convert the core op ({err})"
+                ) from err
+        return [results] if isinstance(results, str) else list(results)
+
+    if size is not None and size <= MAX_UNROLLED_BATCH:
+        per_element = [convert_element(builder.constant(np.int64(b))) for b in range(size)]
+        stacked = [
+            builder.add_node("Concat", [unsqueeze(builder, r, [0]) for r in results], axis=0)
+            for results in zip(*per_element)
+        ]
+    else:
+        stacked = _loop_over_elements(builder, node, size_name, convert_element)
+    batch = batch_shape(builder, node, inputs, n_batch)
+    return [
+        reshape(builder, joined, [batch, builder.add_node("Shape", [joined], start=1)])
+        for joined in stacked
+    ]
+
+
+def _loop_over_elements(builder, node, size: str, convert_element) -> list[str]:
+    """An ONNX ``Loop`` of ``size`` (a 1-element int64 value) iterations whose body is
+    ``convert_element(index)``; its scan outputs stack the results on a new first axis."""
+    iteration = builder.fresh_name("batch_index")
+    condition = builder.fresh_name("batch_cond")
+    with builder.subgraph() as body_nodes:
+        results = convert_element(iteration)
+        computed = {name for n in body_nodes for name in n.output}
+        # A body output must be computed in the body, not be an outer value.
+        results = [r if r in computed else builder.add_node("Identity", [r]) for r in results]
+        keep_going = builder.add_node("Identity", [condition])
+    body = helper.make_graph(
+        body_nodes,
+        builder.fresh_name("batch_body"),
+        [
+            helper.make_tensor_value_info(iteration, TensorProto.INT64, []),
+            helper.make_tensor_value_info(condition, TensorProto.BOOL, []),
+        ],
+        [
+            helper.make_tensor_value_info(keep_going, TensorProto.BOOL, []),
+            *(
+                helper.make_tensor_value_info(r, onnx_dtype(out.type.dtype), None)
+                for r, out in zip(results, node.outputs)
+            ),
+        ],
+    )
+    trips = builder.add_node("Squeeze", [size])
+    outputs = builder.add_node("Loop", [trips, ""], n_outputs=len(results), body=body)
+    return [outputs] if isinstance(outputs, str) else list(outputs)

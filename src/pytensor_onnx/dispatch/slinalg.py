@@ -27,6 +27,7 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from pytensor_onnx.dispatch.basic import onnx_funcify
+from pytensor_onnx.dispatch.blockwise import register_batch_aware
 from pytensor_onnx.dispatch.shape import squeeze, unsqueeze
 from pytensor_onnx.dtypes import onnx_dtype
 
@@ -677,3 +678,9 @@ def onnx_funcify_QR(op, node, builder, inputs, **kwargs):
     q = builder.add_node("Slice", [q, start, k_1d, axis])
     r = builder.add_node("Slice", [r, start, k_1d, _i64(builder, [-2])])
     return [q, r]
+
+
+# Every converter above works on the trailing core dims, any leading dims being a batch.
+register_batch_aware(
+    Cholesky, SolveTriangular, CholeskySolve, Solve, LUFactor, LU, PivotToPermutations, QR
+)

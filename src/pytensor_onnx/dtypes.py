@@ -90,6 +90,10 @@ ORT_MISSING_KERNELS: dict[str, frozenset[str]] = {
         "ArgMax": "bool int16 uint16 uint32 uint64",
         "ReduceSum": "bool int8 int16 uint8 uint16 uint32 uint64",
         "ReduceProd": "bool int8 int16 uint8 uint16 uint32 uint64",
+        "CumSum": "bool int8 int16 uint8 uint16 uint32 uint64",
+        "TopK": "bool uint16 uint32 uint64",
+        "Unique": "bool int16 int32 uint8 uint16 uint32 uint64 float16",
+        "Pad": "int16 uint16",
     }.items()
 }
 
@@ -103,12 +107,14 @@ _WIDER_DTYPE = {
     "uint8": "int32",
     "uint16": "int32",
     "uint32": "int64",
+    "int32": "int64",
     "float16": "float32",
 }
 
-# Ops that only pick values, never compute with them: for these a dtype of the same width
-# does as well as a wider one, since Cast converts between them both ways without loss.
-_SELECTION_OPS = frozenset({"Where"})
+# Ops that only pick values (Where) or add modulo 2**64 (CumSum): for these a dtype of the
+# same width does as well as a wider one, since Cast converts between them both ways without
+# loss and two's-complement sums have the same bits.
+_SAME_WIDTH_OPS = frozenset({"Where", "CumSum"})
 _SAME_WIDTH_DTYPE = {"uint64": "int64"}
 
 
@@ -126,14 +132,18 @@ def kernel_dtype(onnx_op: str, dtype: str) -> str:
     'int32'
     >>> kernel_dtype("Where", "uint64")
     'int64'
+    >>> kernel_dtype("Unique", "int16")
+    'int64'
     """
     missing = ORT_MISSING_KERNELS.get(onnx_op)
     if missing is None or dtype not in missing:
         return dtype
     wider = _WIDER_DTYPE.get(dtype)
-    if wider is None and onnx_op in _SELECTION_OPS:
+    if wider is None and onnx_op in _SAME_WIDTH_OPS:
         wider = _SAME_WIDTH_DTYPE.get(dtype)
-    if wider is None or wider in missing:
+    while wider in missing:  # e.g. int16 -> int32 -> int64 for Unique
+        wider = _WIDER_DTYPE.get(wider)
+    if wider is None:
         raise NotImplementedError(
             f"onnxruntime has no {onnx_op} kernel for {dtype} and no wider dtype holds "
             f"every {dtype} value"

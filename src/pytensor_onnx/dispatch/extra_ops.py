@@ -48,21 +48,6 @@ from pytensor_onnx.dtypes import kernel_dtype, onnx_dtype
 
 INT64_MAX = int(np.iinfo(np.int64).max)
 
-# onnxruntime 1.32 runs CumSum in float16/32/64, int32 and int64 only; the other integers
-# are summed in int64 (modular arithmetic: casting back wraps as NumPy would).
-_CUMSUM_DTYPES = frozenset({"float16", "float32", "float64", "int32", "int64"})
-# onnxruntime 1.32 runs Unique in float32/64, int8 and int64 only; each entry holds every
-# value of its key with the same order.
-_UNIQUE_WIDER = {
-    "float16": "float32",
-    "bool": "int8",
-    "int16": "int64",
-    "int32": "int64",
-    "uint8": "int64",
-    "uint16": "int64",
-    "uint32": "int64",
-}
-
 
 # -- shared helpers ------------------------------------------------------------------------
 def int64_const(builder, *values) -> str:
@@ -119,7 +104,7 @@ def onnx_funcify_CumOp(op, node, builder, inputs, **kwargs):
     dtype = node.outputs[0].type.dtype
     in_dtype = x_var.type.dtype
     if op.mode == "add":
-        compute = dtype if dtype in _CUMSUM_DTYPES else "int64"
+        compute = kernel_dtype("CumSum", dtype)  # (sums wrap as NumPy's when cast back)
         x = builder.cast(inputs[0], in_dtype, compute)
         total = builder.add_node("CumSum", [x, builder.constant(np.int64(op.axis))])
         return builder.cast(total, compute, dtype)
@@ -317,7 +302,7 @@ def _unique_along(builder, x: str, dtype: str, axis: int) -> list[str]:
     if dtype == "uint64":
         compute_x, compute = to_sortable(builder, x, dtype)
     else:
-        compute = _UNIQUE_WIDER.get(dtype, dtype)
+        compute = kernel_dtype("Unique", dtype)
         compute_x = builder.cast(x, dtype, compute)
     uniques, first_index, inverse, counts = builder.add_node(
         "Unique", [compute_x], n_outputs=4, axis=axis, sorted=1

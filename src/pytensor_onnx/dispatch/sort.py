@@ -18,13 +18,12 @@ from pytensor.graph.basic import Constant
 from pytensor.tensor.sort import ArgSortOp, SortOp
 
 from pytensor_onnx.dispatch.basic import onnx_funcify
+from pytensor_onnx.dtypes import kernel_dtype
 
 __all__ = ["constant_axis", "from_sortable", "sort_along", "to_sortable"]
 
-# onnxruntime 1.32 has no TopK kernel for bool, uint16, uint32 and uint64 (measured like
-# scripts/probe_ort_kernels.py does). A wider signed dtype keeps the order of the first
-# three; uint64 has none, see to_sortable.
-_TOPK_WIDER = {"bool": "int32", "uint16": "int32", "uint32": "int64"}
+# onnxruntime has no TopK kernel for bool, uint16, uint32 and uint64 (dtypes.py): a wider
+# signed dtype keeps the order of the first three; uint64 has none, see to_sortable.
 _UINT64_SIGN_BIT = np.uint64(1 << 63)
 
 
@@ -37,7 +36,7 @@ def to_sortable(builder, x: str, dtype: str) -> tuple[str, str]:
         # Flipping the sign bit maps the order of uint64 onto that of int64.
         flipped = builder.add_node("BitwiseXor", [x, builder.constant(_UINT64_SIGN_BIT)])
         return builder.cast(flipped, "uint64", "int64"), "int64"
-    wider = _TOPK_WIDER.get(dtype, dtype)
+    wider = kernel_dtype("TopK", dtype)
     return builder.cast(x, dtype, wider), wider
 
 

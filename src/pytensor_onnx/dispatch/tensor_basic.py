@@ -275,10 +275,6 @@ def _batch_shape(builder, x: str, x_var, axes) -> str:
     return parts[0] if len(parts) == 1 else builder.add_node("Concat", parts, axis=0)
 
 
-# onnxruntime 1.32 has no Pad kernel for these; int32 holds their values.
-_PAD_WIDER = {"int16": "int32", "uint16": "int32"}
-
-
 @onnx_funcify.register(AllocDiag)
 def onnx_funcify_AllocDiag(op, node, builder, inputs, **kwargs):
     # Row i of [diag, zeros(n, n)] (n + 1 wide), flattened and cut to n * n, puts diag[i]
@@ -304,7 +300,7 @@ def onnx_funcify_AllocDiag(op, node, builder, inputs, **kwargs):
     k = abs(op.offset)
     if k:
         pads = [0, k, k, 0] if op.offset > 0 else [k, 0, 0, k]
-        compute = _PAD_WIDER.get(dtype, dtype)
+        compute = kernel_dtype("Pad", dtype)
         padded = builder.add_node(
             "Pad",
             [

@@ -222,24 +222,15 @@ def fgraph_to_onnx(
     reasons: dict[str, str] = {}
     targets: dict[str, str] = {}
     for node in nodes:
-        node_inputs = [builder.value(var) for var in node.inputs]
         try:
-            results = onnx_funcify(node.op, node=node, builder=builder, inputs=node_inputs)
+            convert_node(builder, node)
         except NotImplementedError as err:
             key = describe_op(node.op)
             unsupported[key] += 1
             reasons.setdefault(key, str(err).split("\n", 1)[0])
             targets.setdefault(key, _converter_target(node.op))
-            results = [f"<unconverted {key}>"] * len(node.outputs)
-        if isinstance(results, str):
-            results = [results]
-        if len(results) != len(node.outputs):
-            raise RuntimeError(
-                f"The ONNX converter of {describe_op(node.op)} returned {len(results)} values "
-                f"for {len(node.outputs)} outputs"
-            )
-        for var, name in zip(node.outputs, results):
-            builder.bind(var, name)
+            for var in node.outputs:
+                builder.bind(var, f"<unconverted {key}>")
 
     if unsupported:
         raise NotImplementedError(_unsupported_message(unsupported, reasons, targets))
@@ -249,6 +240,26 @@ def fgraph_to_onnx(
     for var, name in zip(outputs, output_names, strict=True):
         builder.add_output(var, name)
     return builder.make_model(graph_name=model_name, doc_string=doc_string)
+
+
+def convert_node(builder: GraphBuilder, node) -> None:
+    """Convert one Apply ``node`` and bind its outputs to the ONNX values made for them.
+
+    Its inputs must be bound already (or be constants). Inner graphs (OpFromGraph, Scan
+    bodies, per-element Blockwise) convert their nodes with it too.
+    """
+    results = onnx_funcify(
+        node.op, node=node, builder=builder, inputs=[builder.value(v) for v in node.inputs]
+    )
+    if isinstance(results, str):
+        results = [results]
+    if len(results) != len(node.outputs):
+        raise RuntimeError(
+            f"The ONNX converter of {describe_op(node.op)} returned {len(results)} values "
+            f"for {len(node.outputs)} outputs"
+        )
+    for var, name in zip(node.outputs, results):
+        builder.bind(var, name)
 
 
 def _random_generators_as_states(inputs, outputs, nodes, constants):

@@ -36,9 +36,8 @@ from pytensor.tensor.math import Argmax, MulWithoutZeros
 from pytensor_onnx.dispatch.basic import onnx_funcify
 from pytensor_onnx.dispatch.scalar import where
 from pytensor_onnx.dispatch.shape import reshape
-from pytensor_onnx.dtypes import kernel_dtype, onnx_dtype
-
-_UINT64_SIGN_BIT = np.uint64(1 << 63)
+from pytensor_onnx.dispatch.sort import from_sortable, to_sortable
+from pytensor_onnx.dtypes import onnx_dtype
 
 
 def reduce_axes(axis, ndim: int) -> tuple[int, ...]:
@@ -119,25 +118,7 @@ def _kept_shape(builder, x: str, shape, axes) -> str:
     )
 
 
-# -- order-preserving dtypes, NaN ------------------------------------------------------------
-def _to_ordered(builder, x: str, dtype: str) -> tuple[str, str]:
-    """``x`` in a dtype with the same order that ReduceMax/ReduceMin/ArgMax run in."""
-    if dtype == "uint64":
-        # Flipping the sign bit maps the order of uint64 onto that of int64.
-        flipped = builder.add_node("BitwiseXor", [x, builder.constant(_UINT64_SIGN_BIT)])
-        return builder.cast(flipped, "uint64", "int64"), "int64"
-    # Widening keeps the order; ReduceMin/ArgMax lack the same dtypes as ReduceMax.
-    ordered = kernel_dtype("ReduceMax", dtype)
-    return builder.cast(x, dtype, ordered), ordered
-
-
-def _from_ordered(builder, x: str, ordered: str, dtype: str) -> str:
-    if dtype == "uint64":
-        unsigned = builder.cast(x, "int64", "uint64")
-        return builder.add_node("BitwiseXor", [unsigned, builder.constant(_UINT64_SIGN_BIT)])
-    return builder.cast(x, ordered, dtype)
-
-
+# -- NaN ---------------------------------------------------------------------------------------------
 def _nan_flags(builder, x: str) -> str:
     return builder.cast(builder.add_node("IsNaN", [x]), "bool", "uint8")
 
@@ -164,9 +145,10 @@ def _select(onnx_op: str):
     """Max or min: in an order-preserving dtype, NaN propagated like NumPy."""
 
     def reduce(builder, x, dtype, shape, axes):
-        ordered_x, ordered = _to_ordered(builder, x, dtype)
+        # (widening keeps the order; ReduceMin/ArgMax lack the same dtypes as ReduceMax)
+        ordered_x, ordered = to_sortable(builder, x, dtype, "ReduceMax")
         result = emit_reduce(builder, onnx_op, ordered_x, axes)
-        result = _from_ordered(builder, result, ordered, dtype)
+        result = from_sortable(builder, result, ordered, dtype)
         if np.dtype(dtype).kind == "f":
             result = _propagate_nan(builder, x, result, axes, dtype)
         return result
@@ -390,7 +372,7 @@ def onnx_funcify_Argmax(op, node, builder, inputs, **kwargs):
         (axis,) = axes
     else:
         x, axis = _reduced_axes_last(builder, x, in_type.shape, axes), in_type.ndim - len(axes)
-    ordered_x, _ = _to_ordered(builder, x, in_type.dtype)
+    ordered_x, _ = to_sortable(builder, x, in_type.dtype, "ReduceMax")
     result = builder.add_node("ArgMax", [ordered_x], axis=axis, keepdims=0)
     if np.dtype(in_type.dtype).kind != "f":
         return result

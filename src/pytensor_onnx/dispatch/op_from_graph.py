@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from pytensor.compile.builders import OpFromGraph
 
-from pytensor_onnx.dispatch.basic import describe_op, onnx_funcify
+from pytensor_onnx.dispatch.basic import convert_node, describe_op, onnx_funcify
 
 
 def convert_nodes(builder, nodes: Sequence) -> None:
@@ -22,29 +22,14 @@ def convert_nodes(builder, nodes: Sequence) -> None:
     Their inputs must be bound already (or be constants). Raises the first
     NotImplementedError, naming the op that cannot be converted.
 
-    This is the node loop of ``fgraph_to_onnx`` without its collection of every unsupported
-    op; inner graphs (OpFromGraph, Composite, Scan bodies) can share it.
+    ``fgraph_to_onnx`` instead collects every unsupported op of the outer graph.
     """
     for node in nodes:
         try:
-            results = onnx_funcify(
-                node.op,
-                node=node,
-                builder=builder,
-                inputs=[builder.value(v) for v in node.inputs],
-            )
+            convert_node(builder, node)
         except NotImplementedError as err:
             first_line = str(err).split("\n", 1)[0]
             raise NotImplementedError(f"{describe_op(node.op)}: {first_line}") from err
-        if isinstance(results, str):
-            results = [results]
-        if len(results) != len(node.outputs):
-            raise RuntimeError(
-                f"The ONNX converter of {describe_op(node.op)} returned {len(results)} values "
-                f"for {len(node.outputs)} outputs"
-            )
-        for var, name in zip(node.outputs, results):
-            builder.bind(var, name)
 
 
 def inline_graph(builder, fgraph, input_names: Sequence) -> list:

@@ -27,8 +27,9 @@ __all__ = ["constant_axis", "from_sortable", "sort_along", "to_sortable"]
 _UINT64_SIGN_BIT = np.uint64(1 << 63)
 
 
-def to_sortable(builder, x: str, dtype: str) -> tuple[str, str]:
-    """``x`` in a dtype that TopK runs in, with the same order and equalities.
+def to_sortable(builder, x: str, dtype: str, onnx_op: str = "TopK") -> tuple[str, str]:
+    """``x`` in a dtype that ``onnx_op`` (an ordering op: TopK, ReduceMax, ArgMax, ...)
+    runs in, with the same order and equalities.
 
     Returns the value and its dtype; :func:`from_sortable` maps values back.
     """
@@ -36,7 +37,7 @@ def to_sortable(builder, x: str, dtype: str) -> tuple[str, str]:
         # Flipping the sign bit maps the order of uint64 onto that of int64.
         flipped = builder.add_node("BitwiseXor", [x, builder.constant(_UINT64_SIGN_BIT)])
         return builder.cast(flipped, "uint64", "int64"), "int64"
-    wider = kernel_dtype("TopK", dtype)
+    wider = kernel_dtype(onnx_op, dtype)
     return builder.cast(x, dtype, wider), wider
 
 

@@ -261,6 +261,73 @@ class GraphBuilder:
         finally:
             self.nodes, self._casts = outer_nodes, outer_casts
 
+    def loop(
+        self,
+        trips: str,
+        keep_going: str,
+        carried: Sequence[tuple[str, str]],
+        step,
+        *,
+        scan_dtypes: Sequence[str] = (),
+        hint: str = "loop",
+    ) -> list[str]:
+        """Emit an ONNX ``Loop``; return its final carried values, then its scan outputs.
+
+        ``trips`` is an int64 scalar value (or "" for no limit), ``keep_going`` a bool scalar
+        value (or "" for always); ``carried`` lists ``(initial value, dtype)``. The body is
+        ``step(iteration, state) -> (keep_going, next_state, scan_values)``, built inside
+        :meth:`subgraph` with ``iteration`` the int64 step number and ``keep_going`` None to
+        go on; it may read any outer value. Each scan output (of ``scan_dtypes``) stacks
+        the step's value on a new first axis.
+
+        Examples
+        --------
+        >>> b = GraphBuilder()
+        >>> three = b.constant(np.int64(3))
+        >>> (total,) = b.loop(three, "", [("x", "float64")], lambda i, s: (None, s, []))
+        >>> [n.op_type for n in b.nodes]
+        ['Loop']
+        """
+        iteration = self.fresh_name(f"{hint}_iteration")
+        condition = self.fresh_name(f"{hint}_condition")
+        state = [self.fresh_name(f"{hint}_state") for _ in carried]
+        with self.subgraph() as body_nodes:
+            go_on, next_state, scan_values = step(iteration, list(state))
+            if go_on is None:
+                go_on = condition
+            computed = {name for node in body_nodes for name in node.output}
+            # A body output must be computed in the body, not be an input or outer value.
+            outputs = [
+                name if name in computed else self.add_node("Identity", [name])
+                for name in (go_on, *next_state, *scan_values)
+            ]
+        dtypes = [dtype for _, dtype in carried]
+
+        def info(name, dtype):
+            return helper.make_tensor_value_info(name, onnx_dtype(dtype), None)
+
+        body = helper.make_graph(
+            body_nodes,
+            self.fresh_name(f"{hint}_body"),
+            [
+                helper.make_tensor_value_info(iteration, onnx.TensorProto.INT64, []),
+                helper.make_tensor_value_info(condition, onnx.TensorProto.BOOL, []),
+                *(info(n, d) for n, d in zip(state, dtypes)),
+            ],
+            [
+                helper.make_tensor_value_info(outputs[0], onnx.TensorProto.BOOL, []),
+                *(info(n, d) for n, d in zip(outputs[1:], [*dtypes, *scan_dtypes])),
+            ],
+        )
+        results = self.add_node(
+            "Loop",
+            [trips, keep_going, *(name for name, _ in carried)],
+            n_outputs=len(carried) + len(scan_dtypes),
+            hint=hint,
+            body=body,
+        )
+        return [results] if isinstance(results, str) else list(results)
+
     def add_input(self, var, name: str) -> None:
         """Declare graph input ``name`` (already reserved) for PyTensor variable ``var``."""
         self.inputs.append(make_value_info(var, name))

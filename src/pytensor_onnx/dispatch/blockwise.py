@@ -19,13 +19,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from onnx import TensorProto, helper
 from pytensor.graph.basic import Constant
 from pytensor.tensor.blockwise import Blockwise
 
 from pytensor_onnx.dispatch.basic import onnx_funcify
 from pytensor_onnx.dispatch.shape import reshape, unsqueeze
-from pytensor_onnx.dtypes import onnx_dtype
 
 # Core op classes whose converters handle leading batch dims (of equal shape in every
 # input), and those of them that also broadcast batch dims themselves.
@@ -194,29 +192,11 @@ def _per_batch_element(op, node, builder, inputs, n_batch: int, **kwargs):
 def _loop_over_elements(builder, node, size: str, convert_element) -> list[str]:
     """An ONNX ``Loop`` of ``size`` (a 1-element int64 value) iterations whose body is
     ``convert_element(index)``; its scan outputs stack the results on a new first axis."""
-    iteration = builder.fresh_name("batch_index")
-    condition = builder.fresh_name("batch_cond")
-    with builder.subgraph() as body_nodes:
-        results = convert_element(iteration)
-        computed = {name for n in body_nodes for name in n.output}
-        # A body output must be computed in the body, not be an outer value.
-        results = [r if r in computed else builder.add_node("Identity", [r]) for r in results]
-        keep_going = builder.add_node("Identity", [condition])
-    body = helper.make_graph(
-        body_nodes,
-        builder.fresh_name("batch_body"),
-        [
-            helper.make_tensor_value_info(iteration, TensorProto.INT64, []),
-            helper.make_tensor_value_info(condition, TensorProto.BOOL, []),
-        ],
-        [
-            helper.make_tensor_value_info(keep_going, TensorProto.BOOL, []),
-            *(
-                helper.make_tensor_value_info(r, onnx_dtype(out.type.dtype), None)
-                for r, out in zip(results, node.outputs)
-            ),
-        ],
+    return builder.loop(
+        builder.add_node("Squeeze", [size]),
+        "",
+        [],
+        lambda index, state: (None, [], convert_element(index)),
+        scan_dtypes=[out.type.dtype for out in node.outputs],
+        hint="batch",
     )
-    trips = builder.add_node("Squeeze", [size])
-    outputs = builder.add_node("Loop", [trips, ""], n_outputs=len(results), body=body)
-    return [outputs] if isinstance(outputs, str) else list(outputs)

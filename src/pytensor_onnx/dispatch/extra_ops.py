@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytensor.scalar as ps
-from onnx import helper
 from pytensor.tensor.extra_ops import (
     Bartlett,
     CpuContiguous,
@@ -44,7 +43,7 @@ from pytensor_onnx.dispatch.basic import onnx_funcify
 from pytensor_onnx.dispatch.scalar import where
 from pytensor_onnx.dispatch.shape import reshape, squeeze, unsqueeze
 from pytensor_onnx.dispatch.sort import from_sortable, sort_along, to_sortable
-from pytensor_onnx.dtypes import kernel_dtype, onnx_dtype
+from pytensor_onnx.dtypes import kernel_dtype
 
 INT64_MAX = int(np.iinfo(np.int64).max)
 
@@ -139,34 +138,22 @@ def _cumprod(builder, x: str, x_var, axis: int, dtype: str) -> str:
     def shorter_than_n(b, shift):
         return b.add_node("Squeeze", [b.add_node("Less", [shift, n]), int64_const(b, 0)])
 
-    with builder.subgraph() as body_nodes:
-        iteration, cond_in, y, shift = (
-            builder.fresh_name(hint) for hint in ("iteration", "cond_in", "partial", "shift")
-        )
-        y_out = _scan_step(builder, y, shift, axis)
+    def doubling_step(iteration, state):
+        y, shift = state
         shift_out = builder.add_node("Mul", [shift, int64_const(builder, 2)])
-        cond_out = shorter_than_n(builder, shift_out)
-    elem_type = onnx_dtype(dtype)
-    int64 = onnx_dtype("int64")
-    rank = [None] * x_var.type.ndim
-    body = helper.make_graph(
-        body_nodes,
-        builder.fresh_name("cumprod_body"),
-        [
-            helper.make_tensor_value_info(iteration, int64, []),
-            helper.make_tensor_value_info(cond_in, onnx_dtype("bool"), []),
-            helper.make_tensor_value_info(y, elem_type, rank),
-            helper.make_tensor_value_info(shift, int64, [1]),
-        ],
-        [
-            helper.make_tensor_value_info(cond_out, onnx_dtype("bool"), []),
-            helper.make_tensor_value_info(y_out, elem_type, rank),
-            helper.make_tensor_value_info(shift_out, int64, [1]),
-        ],
-    )
+        return (
+            shorter_than_n(builder, shift_out),
+            [_scan_step(builder, y, shift, axis), shift_out],
+            [],
+        )
+
     one = int64_const(builder, 1)
-    result, _ = builder.add_node(
-        "Loop", ["", shorter_than_n(builder, one), x, one], n_outputs=2, body=body
+    result, _ = builder.loop(
+        "",
+        shorter_than_n(builder, one),
+        [(x, dtype), (one, "int64")],
+        doubling_step,
+        hint="cumprod",
     )
     return result
 

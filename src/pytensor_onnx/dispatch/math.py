@@ -307,10 +307,8 @@ def pairwise_reduce(builder, scalar_op, x: str, dtype: str, shape, axes) -> str:
             "Squeeze", [b.add_node("Greater", [count, b.constant(np.ones(1, "int64"))])]
         )
 
-    with builder.subgraph() as body_nodes:
-        iteration, cond_in, partial = (
-            builder.fresh_name(hint) for hint in ("iteration", "cond_in", "partial")
-        )
+    def halving_step(iteration, state):
+        (partial,) = state
         count = builder.add_node("Shape", [partial], start=0, end=1)
         two = builder.constant(np.full(1, 2, "int64"))
         paired_end = builder.add_node("Mul", [builder.add_node("Div", [count, two]), two])
@@ -322,22 +320,11 @@ def pairwise_reduce(builder, scalar_op, x: str, dtype: str, shape, axes) -> str:
         rest = builder.add_node("Slice", [partial, paired_end, count, axis0])
         combined = _apply_scalar_op(builder, scalar_op, even, odd, dtype)
         halved = builder.add_node("Concat", [combined, rest], axis=0)
-        cond_out = more_than_one_row(builder, halved)
-    elem_type = onnx_dtype(dtype)
-    graph = helper.make_graph(
-        body_nodes,
-        builder.fresh_name("pairwise_reduce_body"),
-        [
-            helper.make_tensor_value_info(iteration, onnx_dtype("int64"), []),
-            helper.make_tensor_value_info(cond_in, onnx_dtype("bool"), []),
-            helper.make_tensor_value_info(partial, elem_type, [None, None]),
-        ],
-        [
-            helper.make_tensor_value_info(cond_out, onnx_dtype("bool"), []),
-            helper.make_tensor_value_info(halved, elem_type, [None, None]),
-        ],
+        return more_than_one_row(builder, halved), [halved], []
+
+    (reduced,) = builder.loop(
+        "", more_than_one_row(builder, rows), [(rows, dtype)], halving_step, hint="pairwise"
     )
-    reduced = builder.add_node("Loop", ["", more_than_one_row(builder, rows), rows], body=graph)
     return reshape(builder, reduced, [_kept_shape(builder, x, shape, axes)])
 
 

@@ -34,12 +34,10 @@ from fractions import Fraction
 import numpy as np
 import pytensor.scalar as ps
 import pytensor.scalar.math as psm
-from onnx import TensorProto, helper
 from pytensor.scalar.loop import ScalarLoop
 
 from pytensor_onnx.dispatch.basic import onnx_funcify
 from pytensor_onnx.dispatch.scalar import onnx_funcify_Composite, where
-from pytensor_onnx.dtypes import onnx_dtype
 
 # -- building formulas ---------------------------------------------------------------------
 _PREDICATES = frozenset({"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "IsNaN"})
@@ -1033,51 +1031,20 @@ def emit_loop(builder, max_trips: str, stopped: str, carried, step, hint: str = 
     iterations (an int64 scalar). Returns the final ``(stopped, names)``.
     """
 
-    def info(name, dtype, scalar=False):
-        return helper.make_tensor_value_info(name, onnx_dtype(dtype), [] if scalar else None)
-
     def any_running(stopped_name):
         # min over elements of `stopped` is 0 while one runs (and INT_MAX when empty)
         as_int = builder.cast(stopped_name, "bool", "int32")
         least = builder.add_node("ReduceMin", [as_int], keepdims=0)
         return builder.add_node("Equal", [least, builder.constant(np.int32(0))])
 
-    iteration = builder.fresh_name(f"{hint}_iteration")
-    condition = builder.fresh_name(f"{hint}_condition")
-    body_stopped = builder.fresh_name(f"{hint}_stopped")
-    body_carried = [builder.fresh_name(f"{hint}_state") for _ in carried]
-    with builder.subgraph() as body_nodes:
-        next_stopped, next_carried = step(iteration, body_stopped, body_carried)
-        outputs = [any_running(next_stopped), next_stopped, *next_carried]
-        # A body output must be a value of the body, not one of its inputs as such.
-        outputs = [
-            builder.add_node("Identity", [name]) if name in (body_stopped, *body_carried) else name
-            for name in outputs
-        ]
-    dtypes = [dtype for _, dtype in carried]
-    body = helper.make_graph(
-        body_nodes,
-        builder.fresh_name(f"{hint}_body"),
-        [
-            helper.make_tensor_value_info(iteration, TensorProto.INT64, []),
-            helper.make_tensor_value_info(condition, TensorProto.BOOL, []),
-            info(body_stopped, "bool"),
-            *(info(n, d) for n, d in zip(body_carried, dtypes)),
-        ],
-        [
-            helper.make_tensor_value_info(outputs[0], TensorProto.BOOL, []),
-            info(outputs[1], "bool"),
-            *(info(n, d) for n, d in zip(outputs[2:], dtypes)),
-        ],
+    def body(iteration, state):
+        next_stopped, next_carried = step(iteration, state[0], state[1:])
+        return any_running(next_stopped), [next_stopped, *next_carried], []
+
+    results = builder.loop(
+        max_trips, any_running(stopped), [(stopped, "bool"), *carried], body, hint=hint
     )
-    results = builder.add_node(
-        "Loop",
-        [max_trips, any_running(stopped), stopped, *(name for name, _ in carried)],
-        n_outputs=1 + len(carried),
-        hint=hint,
-        body=body,
-    )
-    return results[0], list(results[1:])
+    return results[0], results[1:]
 
 
 def broadcast_shape(builder, inputs) -> str:

@@ -24,12 +24,10 @@ eigenproblems are in ``nlinalg.py``; SVD and the pseudo-inverse are not converte
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto, helper
 
 from pytensor_onnx.dispatch.basic import onnx_funcify
 from pytensor_onnx.dispatch.blockwise import register_batch_aware
 from pytensor_onnx.dispatch.shape import squeeze, unsqueeze
-from pytensor_onnx.dtypes import onnx_dtype
 
 try:  # pytensor >= 3: the linalg package
     from pytensor.tensor.linalg import (
@@ -132,48 +130,11 @@ def counted_loop(builder, index, carried, step, hint: str):
 
 
 def emit_loop(builder, trips: str, keep_going: str, carried, step, hint: str):
-    """An ONNX ``Loop`` of at most ``trips`` iterations (an int64 scalar value, or "" for
-    no limit) while ``keep_going`` (a bool scalar value, or "" for always).
-
-    ``step(k, state)`` returns ``(keep_going, state)``, keep_going None to go on. The body
-    may read any outer value. Returns the final state.
-    """
-    iteration = builder.fresh_name(f"{hint}_k")
-    condition = builder.fresh_name(f"{hint}_cond")
-    body_inputs = [builder.fresh_name(f"{hint}_state") for _ in carried]
-    with builder.subgraph() as body_nodes:
-        go_on, results = step(iteration, list(body_inputs))
-        # A body output must be computed in the body, not be one of its inputs.
-        outputs = [
-            builder.add_node("Identity", [condition]) if go_on is None else go_on,
-            *(builder.add_node("Identity", [r]) if r in body_inputs else r for r in results),
-        ]
-
-    def info(name, dtype):
-        return helper.make_tensor_value_info(name, onnx_dtype(dtype), None)
-
-    dtypes = [dtype for _, dtype in carried]
-    body = helper.make_graph(
-        body_nodes,
-        builder.fresh_name(f"{hint}_body"),
-        [
-            helper.make_tensor_value_info(iteration, TensorProto.INT64, []),
-            helper.make_tensor_value_info(condition, TensorProto.BOOL, []),
-            *(info(n, d) for n, d in zip(body_inputs, dtypes)),
-        ],
-        [
-            helper.make_tensor_value_info(outputs[0], TensorProto.BOOL, []),
-            *(info(n, d) for n, d in zip(outputs[1:], dtypes)),
-        ],
+    """:meth:`GraphBuilder.loop` without scan outputs: ``step(k, state)`` returns
+    ``(keep_going, state)``, keep_going None to go on. Returns the final state."""
+    return builder.loop(
+        trips, keep_going, carried, lambda k, state: (*step(k, state), []), hint=hint
     )
-    final = builder.add_node(
-        "Loop",
-        [trips, keep_going, *(name for name, _ in carried)],
-        n_outputs=len(carried),
-        hint=hint,
-        body=body,
-    )
-    return [final] if isinstance(final, str) else list(final)
 
 
 def zeros_like(builder, x: str, dtype: str) -> str:

@@ -18,7 +18,7 @@ solve with a zero on the diagonal, a general solve or inverse of an exactly sing
 matrix (PyTensor's ``Solve`` returns NaN there too; ``MatrixInverse`` raises).
 
 Not lowered (NotImplementedError): QR with pivoting or mode="raw". Symmetric
-eigenproblems are in ``nlinalg.py``; SVD and the pseudo-inverse are not converted.
+eigenproblems, SVD and the pseudo-inverse are in ``nlinalg.py``.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ MODULES = [
     "pytensor_onnx.linker",
     "pytensor_onnx.mode",
     "pytensor_onnx.web",
+    "pytensor_onnx.pymc",
     "pytensor_onnx.dispatch.tensor_basic",
 ]
 

@@ -19,6 +19,8 @@ MODULES = [
     "pytensor_onnx.export",
     "pytensor_onnx.linker",
     "pytensor_onnx.mode",
+    "pytensor_onnx.pymc",  # PyMC itself is imported only when used
+    "pytensor_onnx.web",
 ]
 
 

@@ -199,16 +199,7 @@ MODELS = {
     ]
 }
 
-AR_SCAN_RNG = pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="pytensor_onnx bug: Scan with a random generator among its untraced sit-sot "
-    "(shared) states, as pm.AR's forward graph has: dispatch/scan.py _value_info reads "
-    "var.type.dtype of a RandomGeneratorType inner input",
-)
-PREDICTIVE_MODELS = [
-    pytest.param(name, marks=AR_SCAN_RNG) if name == "autoregressive" else name for name in MODELS
-]
+PREDICTIVE_MODELS = MODELS  # (pm.AR draws through a Scan that carries a generator)
 
 
 _cache = {}

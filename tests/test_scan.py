@@ -471,3 +471,26 @@ def test_mit_sot_taps_and_kept_entries_property(taps, n_steps, keep):
     seq = scan(step, outputs_info=[{"initial": init, "taps": taps}], n_steps=k)
     values = [np.linspace(-1, 2, -taps[0]), np.array(n_steps)]
     compare([init, k], [seq[-keep:]] if keep <= n_steps else [seq], values, SAVE_MEM)
+
+
+def test_scan_carrying_a_random_generator():
+    # A random walk drawn inside the scan, its generator a shared (untraced) state of the
+    # loop, as PyMC's AR and random-walk samplers build: the ONNX state is carried by the
+    # Loop and returned as the shared generator's update.
+    rng = pytensor.shared(np.random.default_rng(0), name="rng")
+
+    def step(previous, rng):
+        next_rng, noise = pt.random.normal(0.0, 1.0, rng=rng).owner.outputs
+        return previous + noise, {rng: next_rng}
+
+    walk, updates = pytensor.scan(
+        step, outputs_info=[pt.constant(0.0, dtype="float64")], non_sequences=[rng], n_steps=4000
+    )
+    fn = pytensor.function([], walk, updates=updates, mode=REWRITE)
+    first, second = fn(), fn()
+    steps = np.diff(first, prepend=0.0)
+    assert first.shape == (4000,)
+    assert abs(steps.mean()) < 5 / np.sqrt(4000) and abs(steps.std() - 1) < 5 / np.sqrt(2 * 4000)
+    assert not np.allclose(first, second)  # the generator advanced
+    rng.set_value(np.random.default_rng(0))
+    np.testing.assert_array_equal(fn(), first)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 from onnx import TensorProto, helper
+from pytensor.graph.fg import FunctionGraph
 from pytensor.scan.op import Scan
 
 from pytensor_onnx.dispatch.basic import onnx_funcify
@@ -50,7 +51,19 @@ def _rewritten_inner_graph(op):
 
     fgraph = op.fgraph.clone()
     ONNX.optimizer.rewrite(fgraph)
-    return fgraph
+    return _random_generators_as_states(fgraph)
+
+
+def _random_generators_as_states(fgraph):
+    """``fgraph`` with its random generators as ONNX states, as the outer graph has them
+    (a generator carried through the loop: e.g. PyMC's AR draws)."""
+    from pytensor_onnx.dispatch.random import is_rng_type, with_rng_states_as_tensors
+
+    variables = [*fgraph.inputs, *fgraph.variables]
+    if not any(is_rng_type(var.type) for var in variables):
+        return fgraph
+    inputs, outputs, _ = with_rng_states_as_tensors(fgraph.inputs, fgraph.outputs)
+    return FunctionGraph(inputs, outputs, clone=False)
 
 
 def _int64_vector(builder, scalar: str) -> str:

@@ -296,11 +296,13 @@ class GraphBuilder:
             if go_on is None:
                 go_on = condition
             computed = {name for node in body_nodes for name in node.output}
-            # A body output must be computed in the body, not be an input or outer value.
-            outputs = [
-                name if name in computed else self.add_node("Identity", [name])
-                for name in (go_on, *next_state, *scan_values)
-            ]
+            # A body output must be computed in the body (not be an input, an outer value or
+            # a constant), and be one output only: others go out through an Identity.
+            outputs = []
+            for name in (go_on, *next_state, *scan_values):
+                if name not in computed or name in outputs:
+                    name = self.add_node("Identity", [name])
+                outputs.append(name)
         dtypes = [dtype for _, dtype in carried]
 
         def info(name, dtype):

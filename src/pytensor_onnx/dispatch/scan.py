@@ -24,21 +24,13 @@ vectorised over the steps (see :func:`_vectorised_map`).
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto, helper
 from pytensor.graph.fg import FunctionGraph
 from pytensor.scan.op import Scan
 
 from pytensor_onnx.dispatch.basic import onnx_funcify
 from pytensor_onnx.dispatch.op_from_graph import inline_graph
-from pytensor_onnx.dtypes import onnx_dtype
 
 _INT64_MAX = np.iinfo(np.int64).max
-
-
-def _value_info(name: str, var) -> object:
-    """The type of a body input or output: dtype and rank of ``var``, no fixed sizes
-    (a carried value may change size between iterations: a shared variable's update)."""
-    return helper.make_tensor_value_info(name, onnx_dtype(var.type.dtype), [None] * var.type.ndim)
 
 
 def _rewritten_inner_graph(op):
@@ -128,52 +120,6 @@ def _as_scan_buffer(builder, init, trace, store, n_init, steps_run, n_steps, dty
         ],
     )
     return builder.add_node("Slice", [padded, start, end, zero])
-
-
-class _Body:
-    """The names of a Loop body's inputs and outputs, with their types."""
-
-    def __init__(self, builder):
-        self.builder = builder
-        self.inputs = [
-            helper.make_tensor_value_info(
-                builder.fresh_name("scan_iteration"), TensorProto.INT64, []
-            ),
-            helper.make_tensor_value_info(builder.fresh_name("scan_cond"), TensorProto.BOOL, []),
-        ]
-        self.outputs = []
-        self._produced = set()
-
-    @property
-    def iteration(self) -> str:
-        return self.inputs[0].name
-
-    def carried_input(self, var, hint: str) -> str:
-        name = self.builder.fresh_name(hint)
-        self.inputs.append(_value_info(name, var))
-        return name
-
-    def counter_input(self) -> str:
-        name = self.builder.fresh_name("steps_run")
-        self.inputs.append(helper.make_tensor_value_info(name, TensorProto.INT64, []))
-        return name
-
-    def output(self, name: str, var) -> None:
-        """Add body output ``name``, typed like PyTensor variable ``var``."""
-        name = self._computed_here(name)
-        self.outputs.append(_value_info(name, var))
-
-    def scalar_output(self, name: str, elem_type: int) -> None:
-        name = self._computed_here(name)
-        self.outputs.append(helper.make_tensor_value_info(name, elem_type, []))
-
-    def _computed_here(self, name: str) -> str:
-        # A body output must be computed in the body, and each once: a body input, an
-        # outer value, a constant or a repeated value goes out through an Identity.
-        if name in self._produced or not any(name in node.output for node in self.nodes):
-            name = self.builder.add_node("Identity", [name])
-        self._produced.add(name)
-        return name
 
 
 def _row(builder, tensor: str, index: str) -> str:
@@ -296,19 +242,26 @@ def onnx_funcify_Scan(op, node, builder, inputs, **kwargs):
         "untraced": op.inner_untraced_sit_sot_outs(inner_outputs),
     }
 
-    body = _Body(builder)
-    mit_mot_in = [body.carried_input(v, "mit_mot") for v in op.outer_mitmot(outer_in)]
-    mit_sot_in = [body.carried_input(v, "mit_sot_window") for v in mit_sot_vars]
-    sit_sot_in = [body.carried_input(v, "sit_sot_state") for v in op.inner_sitsot(fgraph.inputs)]
-    untraced_in = [
-        body.carried_input(v, "shared_state") for v in op.inner_untraced_sit_sot(fgraph.inputs)
+    mit_mot_vars = op.outer_mitmot(outer_in)
+    carried = [
+        *((buffer, var.type.dtype) for buffer, var in zip(mit_mots, mit_mot_vars)),
+        *((window, var.type.dtype) for window, var in zip(mit_sot_inits, mit_sot_vars)),
+        *((state, var.type.dtype) for state, var in zip(sit_sot_inits, sit_sot_vars)),
+        *(
+            (state, var.type.dtype)
+            for state, var in zip(untraced, op.outer_untraced_sit_sot(outer_in))
+        ),
     ]
-    counter_in = None
-    if info.as_while:
-        counter_in = body.counter_input()
+    if info.as_while:  # the number of steps run
+        carried.append((builder.constant(np.int64(0)), "int64"))
+    group_sizes = [len(mit_mots), len(mit_sots), len(sit_sots), len(untraced)]
 
-    with builder.subgraph() as body.nodes:
-        i = body.iteration
+    def step(i, state):
+        groups, start = [], 0
+        for size in group_sizes:
+            groups.append(state[start : start + size])
+            start += size
+        mit_mot_in, mit_sot_in, sit_sot_in, untraced_in = groups
         inner_in = [_row(builder, seq, i) for seq in seqs]
         for buffer, taps in zip(mit_mot_in, info.mit_mot_in_slices):
             inner_in += [
@@ -323,14 +276,13 @@ def onnx_funcify_Scan(op, node, builder, inputs, **kwargs):
         def result(var, outer_var):
             return builder.cast(by_var[var], var.type.dtype, outer_var.type.dtype)
 
+        keep_going = None
         if info.as_while:
             until = builder.cast(by_var[inner_outputs[-1]], inner_outputs[-1].type.dtype, "bool")
-            body.scalar_output(builder.add_node("Not", [until]), TensorProto.BOOL)
-        else:
-            body.scalar_output(body.inputs[1].name, TensorProto.BOOL)
+            keep_going = builder.add_node("Not", [until])
 
-        # Carried values, in the order of the body's carried inputs.
-        mit_mot_vars = op.outer_mitmot(outer_in)
+        # Carried values, in the order of the carried inputs.
+        next_state = []
         for buffer, var, taps, out_taps, news in zip(
             mit_mot_in,
             mit_mot_vars,
@@ -347,9 +299,9 @@ def onnx_funcify_Scan(op, node, builder, inputs, **kwargs):
                 [builder.add_node("Unsqueeze", [result(v, var), zero]) for v in news],
                 axis=0,
             )
-            body.output(builder.add_node("ScatterND", [buffer, rows, updates]), var)
+            next_state.append(builder.add_node("ScatterND", [buffer, rows, updates]))
         mit_sot_news = [result(v, o) for v, o in zip(inner_out_groups["mit_sot"], mit_sot_vars)]
-        for window, var, new in zip(mit_sot_in, mit_sot_vars, mit_sot_news):
+        for window, new in zip(mit_sot_in, mit_sot_news):
             older = builder.add_node(
                 "Slice",
                 [
@@ -360,42 +312,26 @@ def onnx_funcify_Scan(op, node, builder, inputs, **kwargs):
                 ],
             )
             latest = builder.add_node("Unsqueeze", [new, zero])
-            body.output(builder.add_node("Concat", [older, latest], axis=0), var)
+            next_state.append(builder.add_node("Concat", [older, latest], axis=0))
         sit_sot_news = [result(v, o) for v, o in zip(inner_out_groups["sit_sot"], sit_sot_vars)]
-        for new, var in zip(sit_sot_news, op.inner_sitsot(fgraph.inputs)):
-            body.output(new, var)
-        for var, inner_var in zip(
-            inner_out_groups["untraced"], op.inner_untraced_sit_sot(fgraph.inputs)
-        ):
-            body.output(result(var, inner_var), inner_var)
+        next_state += sit_sot_news
+        next_state += [
+            result(var, inner_var)
+            for var, inner_var in zip(
+                inner_out_groups["untraced"], op.inner_untraced_sit_sot(fgraph.inputs)
+            )
+        ]
         if info.as_while:
-            steps = builder.add_node("Add", [counter_in, builder.constant(np.int64(1))])
-            body.scalar_output(steps, TensorProto.INT64)
-
+            next_state.append(builder.add_node("Add", [state[-1], builder.constant(np.int64(1))]))
         # Scan outputs: the value of each step, stacked by the Loop.
-        traced_news = [*mit_sot_news, *sit_sot_news]
-        traced_vars = [*inner_out_groups["mit_sot"], *inner_out_groups["sit_sot"]]
-        for new, var in zip(traced_news, traced_vars):
-            body.output(new, var)
-        for var in inner_out_groups["nit_sot"]:
-            body.output(by_var[var], var)
+        traces = [*mit_sot_news, *sit_sot_news]
+        traces += [by_var[var] for var in inner_out_groups["nit_sot"]]
+        return keep_going, next_state, traces
 
-    graph = helper.make_graph(
-        body.nodes, builder.fresh_name("scan_body"), body.inputs, body.outputs
-    )
-    carried_init = [*mit_mots, *mit_sot_inits, *sit_sot_inits, *untraced]
-    if info.as_while:
-        carried_init.append(builder.constant(np.int64(0)))
-    n_traces = len(body.outputs) - 1 - len(carried_init)
-    loop_outputs = builder.add_node(
-        "Loop",
-        [n_steps, builder.constant(np.array(True)), *carried_init],
-        n_outputs=len(carried_init) + n_traces,
-        hint="scan",
-        body=graph,
-    )
-    loop_outputs = [loop_outputs] if isinstance(loop_outputs, str) else list(loop_outputs)
-    finals, traces = loop_outputs[: len(carried_init)], iter(loop_outputs[len(carried_init) :])
+    trace_dtypes = [var.type.dtype for var in [*mit_sot_vars, *sit_sot_vars]]
+    trace_dtypes += [var.type.dtype for var in inner_out_groups["nit_sot"]]
+    loop_outputs = builder.loop(n_steps, "", carried, step, scan_dtypes=trace_dtypes, hint="scan")
+    finals, traces = loop_outputs[: len(carried)], iter(loop_outputs[len(carried) :])
     n_mit_mot, n_carried_states = len(mit_mots), len(mit_sots) + len(sit_sots)
     final_untraced = finals[n_mit_mot + n_carried_states :][: len(untraced)]
     steps_run = _int64_vector(builder, finals[-1]) if info.as_while else None

@@ -19,6 +19,7 @@ import sys
 import warnings
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytensor.tensor as pt
 import pytest
@@ -447,6 +448,24 @@ def test_predictive_with_new_data(pm):
     assert np.all(np.abs(y.mean(0) - p) <= Z * np.sqrt(p * (1 - p) / 2000))
 
 
+def test_predictive_with_new_data_along_coords_dims(pm):
+    # With coords/dims (PyMC's usual style) the observed variable's length is the dim's
+    # length: it follows the length of the data fed along that dim, as after
+    # pm.set_data(..., coords=...), shorter and of length 1 included.
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=30)
+    with pm.Model(coords={"obs": np.arange(30)}) as model:
+        x_data = pm.Data("x", x, dims="obs")
+        b = pm.Normal("b")
+        pm.Normal("y", b * x_data, 0.1, observed=2 * x, dims="obs")
+    onnx_model = onnx_pymc.export_predictive(model, data_names=["x"])
+    for length in (30, 7, 1):
+        new_x = np.linspace(-1, 1, length)
+        (y,) = onnx_draws(onnx_model, {"b": np.array(2.0), "x": new_x}, 400, seed=5)
+        assert y.shape == (400, length)
+        assert np.all(np.abs(y.mean(0) - 2 * new_x) <= Z * 0.1 / np.sqrt(400))
+
+
 def test_predictive_var_names_and_name_clash(pm):
     model = get_model(pm, "eight_schools")
     onnx_model = onnx_pymc.export_predictive(model, var_names=["theta"])
@@ -523,3 +542,25 @@ def test_readme_pymc_snippet_runs(pm, tmp_path, monkeypatch):
         "logp_flat.onnx",
         "predictive.onnx",
     }
+
+
+def test_exports_for_the_browser(pm):
+    # target="web" checks the file for onnxruntime-web; "web-float32" makes it float32
+    # (inputs too), with the numbers of the float64 model to float32 accuracy.
+    model = hierarchical(pm)
+    checked = onnx_pymc.export_logp_dlogp(model, target="web")
+    as_float32 = onnx_pymc.export_logp_dlogp(model, target="web-float32")
+    float32 = onnx.TensorProto.FLOAT
+    assert all(i.type.tensor_type.elem_type == float32 for i in as_float32.graph.input)
+    point = model.initial_point()
+    feed = {i.name: np.asarray(point[i.name]) for i in checked.graph.input}
+    expected = session(checked).run(None, feed)
+    got = session(as_float32).run(None, {k: v.astype("float32") for k, v in feed.items()})
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-5)
+    np.testing.assert_allclose(
+        got[1], expected[1], rtol=1e-4, atol=1e-4 * np.abs(expected[1]).max()
+    )
+    predictive = onnx_pymc.export_predictive(model, target="web-float32")
+    assert [o.name for o in predictive.graph.output][-1] == "rng_next"
+    with pytest.raises(ValueError, match="target must be one of"):
+        onnx_pymc.export_predictive(model, target="browser")

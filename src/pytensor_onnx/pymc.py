@@ -49,6 +49,7 @@ import onnx
 from onnx import helper
 
 from pytensor_onnx.export import export_onnx
+from pytensor_onnx.web import apply_target, check_target
 
 __all__ = [
     "STREAM_KEYS",
@@ -119,6 +120,23 @@ def _data_inputs(model, data_names: Sequence[str]) -> dict:
     return replacements
 
 
+def _dim_lengths_from_data(model, data: dict) -> dict:
+    """``{dim length: the matching axis length of a data input}`` for the dims (coords) of
+    the data containers in ``data``: a variable with ``dims="obs"`` then follows the length
+    of the data fed for "obs", as after ``pm.set_data(..., coords=...)`` in PyMC."""
+    import pytensor.tensor as pt
+    from pytensor.compile.sharedvalue import SharedVariable
+
+    lengths = {}
+    for container, data_input in data.items():
+        for axis, dim in enumerate(model.named_vars_to_dims.get(container.name) or ()):
+            length = model.dim_lengths.get(dim)
+            # (a dim of fixed length, a constant, cannot change: PyMC's own rule)
+            if isinstance(length, SharedVariable) and length not in lengths:
+                lengths[length] = pt.cast(data_input.shape[axis], length.type.dtype)
+    return lengths
+
+
 def ravel_layout(model, *, dlogp: bool = False) -> list[tuple[str, tuple[int, ...], slice]]:
     """``(name, shape, slice)`` of each value variable in the ravelled input vector ``x``.
 
@@ -148,6 +166,7 @@ def export_logp_dlogp(
     verify_inputs: Sequence | None = None,
     rtol: float | None = None,
     atol: float | None = None,
+    target: str | None = None,
 ) -> onnx.ModelProto:
     """Export ``model``'s log density and its gradient to one ONNX model.
 
@@ -155,7 +174,8 @@ def export_logp_dlogp(
     data containers named in ``data_names``. Outputs ``logp`` (scalar) and ``dlogp``
     (vector); see the module docstring. ``verify`` runs the model in onnxruntime and
     compares it with PyTensor (at ``model.initial_point()`` unless ``verify_inputs`` is
-    given), as :func:`pytensor_onnx.export_onnx` does.
+    given), and ``target="web"``/``"web-float32"`` prepares it for the browser, as
+    :func:`pytensor_onnx.export_onnx` does.
 
     Examples
     --------
@@ -186,7 +206,8 @@ def export_logp_dlogp(
         default_values = [point[v.name] for v in value_vars]
     data = _data_inputs(model, data_names)
     if data:
-        logp, dlogp = clone_replace([logp, dlogp], replace=data)
+        replace = {**data, **_dim_lengths_from_data(model, data)}
+        logp, dlogp = clone_replace([logp, dlogp], replace=replace)
     inputs = [*inputs, *data.values()]
     names = [*names, *data_names]
     if verify and verify_inputs is None:
@@ -202,6 +223,7 @@ def export_logp_dlogp(
         verify_inputs=verify_inputs,
         rtol=rtol,
         atol=atol,
+        target=target,
     )
 
 
@@ -226,7 +248,8 @@ def _predictive_graph(model, var_names, data_names):
     data = _data_inputs(model, data_names)
     # Observed variables may appear as inputs of other observed ones: they are sampled
     # too (their RV graph, not their data), as in pm.sample_posterior_predictive.
-    outputs = clone_replace(outputs, replace={**dict(zip(params, param_inputs)), **data})
+    replace = {**dict(zip(params, param_inputs)), **data, **_dim_lengths_from_data(model, data)}
+    outputs = clone_replace(outputs, replace=replace)
     outputs = [pt.as_tensor_variable(out) for out in outputs]
     updates = pm.pytensorf.collect_default_updates(outputs)
     rngs = [var for var in graph_inputs(outputs) if is_rng_type(var.type)]
@@ -242,12 +265,14 @@ def export_predictive(
     *,
     var_names: Sequence[str] | None = None,
     data_names: Sequence[str] = (),
+    target: str | None = None,
 ) -> onnx.ModelProto:
     """Export a forward sampler of ``var_names`` (default: the observed variables).
 
     Inputs: the free random variables the draws depend on (constrained space, by name), the
     data containers named in ``data_names``, then ``rng``. Outputs: one draw of each
-    variable of ``var_names``, then ``rng_next``. See the module docstring.
+    variable of ``var_names``, then ``rng_next``. See the module docstring. ``target`` is
+    as in :func:`pytensor_onnx.export_onnx` (``"web"``, ``"web-float32"``).
 
     Examples
     --------
@@ -256,6 +281,7 @@ def export_predictive(
     >>> session = ort.InferenceSession(onnx_model.SerializeToString())  # doctest: +SKIP
     >>> y, state = session.run(None, {"sigma": np.array(1.3), "rng": seed_to_state(0)})  # doctest: +SKIP
     """
+    check_target(target)
     params, data, outputs, rngs, next_rngs = _predictive_graph(model, var_names, data_names)
     names = [var.name for var in params]
     clash = {"rng", "rng_next"}.intersection(names + [o.name for o in outputs])
@@ -270,7 +296,7 @@ def export_predictive(
         input_names=[*names, *data_names, *stream_in],
         output_names=[*(o.name for o in outputs), *stream_out],
     )
-    model_proto = _merge_rng_streams(model_proto, stream_in, stream_out)
+    model_proto = apply_target(_merge_rng_streams(model_proto, stream_in, stream_out), target)
     if filename is not None:
         from pytensor_onnx.export import save_model_atomically
 

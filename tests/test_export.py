@@ -672,3 +672,26 @@ def test_verify_says_when_random_samples_are_invalid():
     with pytest.raises(ValueError, match="pass verify_inputs"):
         export_onnx([idx, a], a[idx + 5], verify=True)
     export_onnx([idx, a], a[idx + 5], verify=True, verify_inputs=[[-5, -4], [1.0, 2.0]])
+
+
+def test_training_step_with_its_state_as_inputs_and_outputs():
+    # What export_function_onnx's update warning suggests: a shared variable listed in
+    # inputs is fed per call, its new value is an output; verify compares with PyTensor.
+    w = pytensor.shared(np.ones(3), name="w")
+    x = pt.vector("x", dtype="float64")
+    loss = ((x * w) ** 2).mean()
+    new_w = w - 0.1 * pytensor.grad(loss, w)
+    model = export_onnx(
+        [x, w],
+        [loss, new_w],
+        output_names=["loss", "w_next"],
+        verify=True,
+        verify_inputs=[np.arange(3.0), np.array([0.5, 1.0, 2.0])],
+    )
+    assert names(model.graph.input) == ["x", "w"]
+    step = pytensor.function([x], [loss, new_w])
+    got = onnxruntime.InferenceSession(model.SerializeToString()).run(
+        None, {"x": np.arange(3.0), "w": np.ones(3)}
+    )
+    for g, e in zip(got, step(np.arange(3.0))):
+        np.testing.assert_allclose(g, e, rtol=1e-12)

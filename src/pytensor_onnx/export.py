@@ -347,7 +347,9 @@ def export_function_onnx(
     if len(fgraph.outputs) > n_outputs:
         _log.warning(
             "The function updates %d shared variable(s); the ONNX model computes its "
-            "outputs only and does not export the updates.",
+            "outputs only, with the shared variables' current values stored in it, and does "
+            "not export the updates. To export a step with its state, use export_onnx with "
+            "the shared variables among the inputs and their new values among the outputs.",
             len(fgraph.outputs) - n_outputs,
         )
     # Convert only what the outputs need: the fgraph also computes the updates, which
@@ -534,8 +536,17 @@ def verify_model(model, inputs, outputs, values=None, *, rtol=None, atol=None, r
         raise ValueError(f"verify_inputs has {len(values)} values for {len(inputs)} inputs")
     values = [np.asarray(v, dtype=var.type.dtype) for v, var in zip(values, inputs)]
     if reference is None:
+        # A shared variable exported as an input (a model's state: its value fed per call)
+        # is a plain symbolic input of the reference, which PyTensor requires.
+        plain = [
+            var.type(name=var.name) if isinstance(var, SharedVariable) else var for var in inputs
+        ]
         reference = pytensor.function(
-            inputs, outputs, mode=Mode(linker="py", optimizer=None), on_unused_input="ignore"
+            plain,
+            outputs,
+            mode=Mode(linker="py", optimizer=None),
+            on_unused_input="ignore",
+            givens=[(var, new) for var, new in zip(inputs, plain) if new is not var],
         )
     try:
         expected = reference(*values)

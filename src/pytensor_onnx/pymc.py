@@ -85,7 +85,8 @@ def _import_pymc():
 def seed_to_state(seed: int | None = None) -> np.ndarray:
     """A generator state (uint64 ``[key, counter]``) for the ``rng`` input, from a seed.
 
-    The same as ``generator_to_state(np.random.default_rng(seed))``: the key is a hash of
+    The same as ``pytensor_onnx.dispatch.random.generator_to_state(np.random.default_rng(
+    seed))``: the key is a hash of
     NumPy's seeded state, so that nearby seeds give unrelated keys.
 
     Examples

@@ -94,6 +94,8 @@ ORT_MISSING_KERNELS: dict[str, frozenset[str]] = {
         "TopK": "bool uint16 uint32 uint64",
         "Unique": "bool int16 int32 uint8 uint16 uint32 uint64 float16",
         "Pad": "int16 uint16",
+        "MatMul": "bool int8 int16 uint8 uint16 float16",
+        "Einsum": "bool int8 int16 uint8 uint16 uint32 uint64 float16",
     }.items()
 }
 
@@ -111,10 +113,10 @@ _WIDER_DTYPE = {
     "float16": "float32",
 }
 
-# Ops that only pick values (Where) or add modulo 2**64 (CumSum): for these a dtype of the
-# same width does as well as a wider one, since Cast converts between them both ways without
-# loss and two's-complement sums have the same bits.
-_SAME_WIDTH_OPS = frozenset({"Where", "CumSum"})
+# Ops that only pick values (Where) or add and multiply modulo 2**64 (CumSum, Einsum): for
+# these a dtype of the same width does as well as a wider one, since Cast converts between
+# them both ways without loss and two's-complement sums and products have the same bits.
+_SAME_WIDTH_OPS = frozenset({"Where", "CumSum", "Einsum"})
 _SAME_WIDTH_DTYPE = {"uint64": "int64"}
 
 

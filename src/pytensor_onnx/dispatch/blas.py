@@ -22,18 +22,11 @@ from pytensor_onnx.dispatch.basic import onnx_funcify
 from pytensor_onnx.dispatch.blockwise import register_batch_broadcasting
 from pytensor_onnx.dispatch.scalar import cast_operands, where
 from pytensor_onnx.dispatch.shape import squeeze, unsqueeze
+from pytensor_onnx.dtypes import kernel_dtype
 
-# onnxruntime's MatMul has no kernel for these dtypes. Integer products are computed in
+# Where onnxruntime's MatMul lacks the dtype (dtypes.py), integer products are computed in
 # int32: their low bits, which the cast back keeps, are those of NumPy's wrapping
 # arithmetic. bool is NumPy's "any(a & b)": a positive count of products.
-_MATMUL_DTYPE = {
-    "bool": "int32",
-    "int8": "int32",
-    "int16": "int32",
-    "uint8": "int32",
-    "uint16": "int32",
-    "float16": "float32",
-}
 
 # The dtypes ONNX's Gemm (and onnxruntime's kernel) computes in.
 _GEMM_DTYPES = frozenset({"float32", "float64"})
@@ -41,7 +34,7 @@ _GEMM_DTYPES = frozenset({"float32", "float64"})
 
 def matmul(builder, a: str, b: str, dtype: str) -> str:
     """``a @ b`` for operands of ``dtype`` with at least 2 dims (leading dims broadcast)."""
-    compute = _MATMUL_DTYPE.get(dtype, dtype)
+    compute = kernel_dtype("MatMul", dtype)
     product = builder.add_node(
         "MatMul", [builder.cast(a, dtype, compute), builder.cast(b, dtype, compute)]
     )

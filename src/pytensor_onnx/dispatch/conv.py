@@ -25,22 +25,9 @@ from pytensor_onnx.dispatch.basic import onnx_funcify
 from pytensor_onnx.dispatch.blas import matmul
 from pytensor_onnx.dispatch.blockwise import register_batch_broadcasting
 from pytensor_onnx.dispatch.shape import reshape, squeeze, unsqueeze
-from pytensor_onnx.dtypes import onnx_dtype
+from pytensor_onnx.dtypes import kernel_dtype, onnx_dtype
 
 _INT64_MIN = np.iinfo(np.int64).min
-
-# The dtype the windows are contracted in: Einsum lacks these, and wrapping integer sums
-# keep their low bits in a wider integer.
-_CONTRACT_DTYPE = {
-    "bool": "int32",
-    "int8": "int32",
-    "int16": "int32",
-    "uint8": "int32",
-    "uint16": "int32",
-    "uint32": "int64",
-    "uint64": "int64",
-    "float16": "float32",
-}
 
 
 def _int64(builder, values) -> str:
@@ -120,7 +107,7 @@ def _windows_convolution(builder, data: _Operand, kernel: _Operand, full: bool, 
     """The convolution by windows of ``data`` contracted with the flipped ``kernel``."""
     ndim = data.ndim
     one = _int64(builder, [1])
-    compute = _CONTRACT_DTYPE.get(dtype, dtype)
+    compute = kernel_dtype("Einsum", dtype)  # (wrapping integer sums keep their low bits)
     kernel_lengths = [kernel.length(i) for i in range(ndim)]
     padded, padded_lengths = builder.cast(data.name, dtype, compute), []
     for i, k in enumerate(kernel_lengths):
@@ -171,7 +158,7 @@ def _blocked_convolution_1d(builder, data: _Operand, kernel: _Operand, dtype: st
     (n + k - 1, k) array of copies) took 55-65 ms on 1e5 float64 samples and k = 50, 40x
     NumPy's time.
     """
-    compute = _CONTRACT_DTYPE.get(dtype, dtype)
+    compute = kernel_dtype("Einsum", dtype)  # (wrapping integer sums keep their low bits)
     x = builder.cast(data.name, dtype, compute)
     w = builder.cast(kernel.name, dtype, compute)
     one = _int64(builder, [1])

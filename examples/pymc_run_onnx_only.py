@@ -26,7 +26,10 @@ logp_dlogp = session(directory / "logp_dlogp.onnx")
 logp, dlogp = logp_dlogp.run(["logp", "dlogp"], {"x": np.array(inputs["flat_point"])})
 # find_MAP maximises logp without the Jacobian term: at the MAP, dlogp (with it) is ~0
 # except for the Jacobian's own 1 in the sigma_log__ entry.
-print(f"logp at the MAP: {float(logp):.6f}, dlogp: {np.round(dlogp, 6)}")
+print(
+    f"logp at the MAP: {float(logp):.6f}, dlogp: {np.round(dlogp, 6)} "
+    "(~0 but for the log-transform's Jacobian, which find_MAP leaves out)"
+)
 
 # Posterior predictive draws at new x: the generator state goes in as "rng" and comes out
 # advanced as "rng_next"; any uint64 [key, 0] is a valid starting state.

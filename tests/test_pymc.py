@@ -564,3 +564,24 @@ def test_exports_for_the_browser(pm):
     assert [o.name for o in predictive.graph.output][-1] == "rng_next"
     with pytest.raises(ValueError, match="target must be one of"):
         onnx_pymc.export_predictive(model, target="browser")
+
+
+@pytest.mark.parametrize(
+    "lower, upper",
+    [(-1.0, 2.0), (None, 0.5), (1.5, None), (6.0, 8.0), (-9.0, -7.0), (0.2, 0.21)],
+)
+def test_truncated_normal_draws(pm, lower, upper):
+    # PyMC's TruncatedNormalRV (pm.TruncatedNormal, pm.Truncated of a Normal): by
+    # inversion on the tail side, so far tails (6 to 8 sigma) are drawn accurately too.
+    from scipy import stats
+
+    with pm.Model() as model:
+        mu = pm.Normal("mu")
+        pm.TruncatedNormal("y", mu, 1.5, lower=lower, upper=upper, observed=np.zeros(5000))
+    (draws,) = onnx_draws(onnx_pymc.export_predictive(model), {"mu": np.array(0.3)}, 1, seed=8)
+    a = -np.inf if lower is None else (lower - 0.3) / 1.5
+    b = np.inf if upper is None else (upper - 0.3) / 1.5
+    reference = stats.truncnorm(a, b, loc=0.3, scale=1.5)
+    draws = draws.ravel()
+    assert np.all((draws >= (lower or -np.inf)) & (draws <= (upper or np.inf)))
+    assert stats.kstest(draws, reference.cdf).pvalue > 1e-4

@@ -59,7 +59,7 @@ from pytensor.tensor.type import TensorType
 
 from pytensor_onnx.dispatch.basic import onnx_funcify, onnx_typify
 from pytensor_onnx.dispatch.philox import STATE_DTYPE, STATE_SHAPE, RandomStream
-from pytensor_onnx.dispatch.scalar_math import Emitter, Value, emit_loop, lgamma
+from pytensor_onnx.dispatch.scalar_math import Emitter, Value, emit_loop, erfc, erfcinv, lgamma
 from pytensor_onnx.dispatch.shape import unsqueeze
 from pytensor_onnx.dtypes import onnx_dtype
 
@@ -402,14 +402,25 @@ def sequential_search(draw: Draw, u: Value, start: Value, ratio, skip: Value, li
 # Each sampler is ``(uniforms per value, fn(draw, *params) -> Value)``; those that need
 # another stream shape (core dims) make it themselves and have None.
 SAMPLERS: dict[type, tuple] = {}
+# Samplers of random variables defined outside PyTensor (PyMC's), by (module, class name):
+# PyMC is optional, so its classes are not imported here.
+SAMPLERS_BY_NAME: dict[tuple[str, str], tuple] = {}
 
 
 def sampler(rv_class, uniforms_per_value):
     def register(fn):
-        SAMPLERS[rv_class] = (uniforms_per_value, fn)
+        if isinstance(rv_class, tuple):
+            SAMPLERS_BY_NAME[rv_class] = (uniforms_per_value, fn)
+        else:
+            SAMPLERS[rv_class] = (uniforms_per_value, fn)
         return fn
 
     return register
+
+
+def _sampler_of(op):
+    cls = type(op)
+    return SAMPLERS.get(cls) or SAMPLERS_BY_NAME.get((cls.__module__, cls.__name__))
 
 
 @sampler(rb.UniformRV, 1)
@@ -615,12 +626,37 @@ def sample_binomial(draw, n, p):
     return em.where(invalid, np.nan, k)
 
 
-SUPPORTED = sorted(cls.__name__ for cls in SAMPLERS)
+@sampler(("pymc.distributions.continuous", "TruncatedNormalRV"), 1)
+def sample_truncated_normal(draw, mu, sigma, lower, upper):
+    """PyMC's TruncatedNormal by inversion, on the tail side of the interval: with
+    2 Q(t) = erfc(t / sqrt 2) for an interval above 0 (by symmetry below), so that far
+    tails keep relative accuracy, and 2 Phi(t) = erfc(-t / sqrt 2) around 0."""
+    em = draw.em
+    (u,) = draw.uniforms()
+    # Strictly inside (0, 1): erfcinv stays finite at both ends of the interval.
+    v = u + 2.0 ** -(54 if draw.dtype == "float64" else 25)
+    alpha, beta = (lower - mu) / sigma, (upper - mu) / sigma
+    below = beta < 0.0  # mirrored: the interval then lies above 0 too
+    a, b = em.where(below, -beta, alpha), em.where(below, -alpha, beta)
+    tail_a, tail_b = erfc(a * _INV_SQRT2), erfc(b * _INV_SQRT2)
+    in_tail = _SQRT2 * erfcinv(tail_b + v * (tail_a - tail_b))
+    cdf_a, cdf_b = erfc(-a * _INV_SQRT2), erfc(-b * _INV_SQRT2)
+    central = -_SQRT2 * erfcinv(cdf_a + v * (cdf_b - cdf_a))
+    z = em.where(a > 0.0, in_tail, central)
+    x = mu + sigma * em.where(below, -z, z)
+    x = em.node("Max", em.node("Min", x, upper), lower)  # (rounding at the bounds)
+    invalid = ~(sigma > 0.0) | ~(lower < upper)
+    return em.where(invalid, np.nan, x)
+
+
+_SQRT2 = float(np.sqrt(2.0))
+_INV_SQRT2 = float(1 / np.sqrt(2.0))
+SUPPORTED = sorted([cls.__name__ for cls in SAMPLERS] + [name for _, name in SAMPLERS_BY_NAME])
 
 
 @onnx_funcify.register(RandomVariable)
 def onnx_funcify_RandomVariable(op, node, builder, inputs, **kwargs):
-    entry = SAMPLERS.get(type(op))
+    entry = _sampler_of(op)
     if entry is None:
         raise NotImplementedError(
             f"random variable {op.name!r} ({type(op).__name__}) has no ONNX sampler; "

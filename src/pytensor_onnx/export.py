@@ -556,7 +556,9 @@ def verify_model(model, inputs, outputs, values=None, *, rtol=None, atol=None, r
         raise ValueError(
             "verify=True could not run the graph in PyTensor on random sample inputs "
             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); pass "
-            "verify_inputs=[...] with valid values (e.g. indices in range, matching lengths)"
+            "verify_inputs=[...] with valid values (e.g. indices in range, matching lengths), "
+            "or give the inputs the sizes you know, e.g. pt.tensor('X', shape=(None, 20)): "
+            "the samples use them"
         ) from err
     if not isinstance(expected, (list, tuple)):
         expected = [expected]

@@ -517,3 +517,18 @@ def test_scalar_typed_inputs():
     a = ps.float64("a")
     b = ps.float64("b")
     compare_onnx_and_py([a, b], [a * 2 + b, a], [3.0, -1.5])
+
+
+def test_runtime_errors_name_the_pytensor_node():
+    # onnxruntime's errors name the failing ONNX node; the linker adds the PyTensor node it
+    # was converted from (here the indexing, not the multiplication after it).
+    x, i = pt.vector("x", dtype="float64"), pt.lscalar("i")
+    fn = pytensor.function([x, i], x[i] * 2, mode="ONNX")
+    with pytest.raises(Exception, match="Gather") as excinfo:
+        fn(np.arange(3.0), 10)
+    report = str(excinfo.value) + "".join(getattr(excinfo.value, "__notes__", []))
+    # (pytensor 3 keeps the note; 2.38's raise_with_op rebuilds the error naming the node)
+    assert (
+        "The failing ONNX node was converted from Subtensor" in report
+        or "Apply node that caused the error: Subtensor" in report
+    )

@@ -108,6 +108,10 @@ class GraphBuilder:
         self._casts: dict[tuple[str, str], str] = {}  # (value, dtype) -> cast value
         self._values: dict = {}  # PyTensor Variable -> ONNX name
         self._model_passes: list = []  # run on the finished graph by make_model
+        # The PyTensor Apply node being converted, and the one each ONNX node came from:
+        # onnxruntime's errors name ONNX nodes, users know PyTensor's.
+        self.converting = None
+        self.origins: dict[str, object] = {}
 
     # -- names -----------------------------------------------------------------------
     def fresh_name(self, hint: str) -> str:
@@ -206,16 +210,14 @@ class GraphBuilder:
         """
         base = hint or op_type.lower()
         outputs = [self.fresh_name(base) for _ in range(n_outputs)]
+        name = f"{op_type}_{outputs[0]}"
         self.nodes.append(
             helper.make_node(
-                op_type,
-                list(inputs),
-                outputs,
-                name=f"{op_type}_{outputs[0]}",
-                domain=domain or None,
-                **attributes,
+                op_type, list(inputs), outputs, name=name, domain=domain or None, **attributes
             )
         )
+        if self.converting is not None:
+            self.origins[name] = self.converting
         return outputs[0] if n_outputs == 1 else tuple(outputs)
 
     def cast(self, name: str, from_dtype: str, to_dtype: str) -> str:

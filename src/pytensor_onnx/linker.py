@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import re
 
 import numpy as np
 import onnx
@@ -131,6 +132,7 @@ class ONNXLinker(JITLinker):
         self.session_options = session_options
         self.onnx_model: onnx.ModelProto | None = None
         self.session: ort.InferenceSession | None = None
+        self._origins: dict = {}  # ONNX node name -> PyTensor Apply node
 
     def _settings(self) -> dict:
         return dict(
@@ -150,6 +152,7 @@ class ONNXLinker(JITLinker):
         # cannot be pickled; unpickling recompiles the function, which builds a new one.
         state = self.__dict__.copy()
         state["session"] = None
+        state["_origins"] = {}  # (refilled when the function is recompiled)
         return state
 
     def accept(self, fgraph, no_recycling=None, profile=None):
@@ -184,7 +187,10 @@ class ONNXLinker(JITLinker):
         return options
 
     def fgraph_convert(self, fgraph, input_storage, storage_map, **kwargs):
-        self.onnx_model = onnx_funcify(fgraph, opset_version=self.opset_version)
+        self._origins = {}
+        self.onnx_model = onnx_funcify(
+            fgraph, opset_version=self.opset_version, origins=self._origins
+        )
         if not fgraph.outputs:
             # Nothing to compute (e.g. a function that only updates shared variables with
             # its inputs): onnxruntime refuses a graph without outputs.
@@ -223,10 +229,13 @@ class ONNXLinker(JITLinker):
             def thunk():
                 try:
                     outputs = run_cells()
-                except Exception:
-                    if error_node is None:
+                except Exception as err:
+                    culprit = self._failed_apply(err, fgraph)
+                    if culprit is not None:
+                        err.add_note(f"The failing ONNX node was converted from {culprit}")
+                    elif error_node is None:
                         raise
-                    raise_with_op(fgraph, error_node, thunk)
+                    raise_with_op(fgraph, culprit or error_node, thunk)
                 for cell, value in zip(output_cells, outputs):
                     cell[0] = value
                 return outputs
@@ -235,6 +244,12 @@ class ONNXLinker(JITLinker):
         thunk.outputs = output_cells
         thunk.lazy = False
         return [thunk], [error_node] if error_node is not None else [], run_positional
+
+    def _failed_apply(self, err: Exception, fgraph):
+        """The PyTensor Apply node whose ONNX node onnxruntime names in ``err``, if known."""
+        match = _ORT_NODE_NAME.search(str(err))
+        apply = self._origins.get(match.group(1)) if match else None
+        return apply if apply in fgraph.apply_nodes else None
 
     def create_thunk_inputs(self, storage_map):
         return [storage_map[var] for var in self.fgraph.inputs]
@@ -248,6 +263,10 @@ class ONNXLinker(JITLinker):
         from pytensor_onnx.export import save_model_atomically
 
         save_model_atomically(self.onnx_model, filename)
+
+
+# onnxruntime names the node that failed: "... while running Gather node. Name:'Gather_x' ..."
+_ORT_NODE_NAME = re.compile(r"Name:'([^']+)'")
 
 
 def make_session_runner(session: ort.InferenceSession, fgraph, input_cells=None):

@@ -168,6 +168,7 @@ def fgraph_to_onnx(
     doc_string: str = "",
     constants: dict | None = None,
     output_name_hints: Sequence[str | None] | None = None,
+    origins: dict | None = None,
 ) -> onnx.ModelProto:
     """Convert a PyTensor graph, given as inputs, outputs and topologically ordered nodes.
 
@@ -180,6 +181,9 @@ def fgraph_to_onnx(
     outputs' own names) where set and not an input's name, else ``output_{i}``. Callers
     that rewrote the graph pass the names of the user's variables as hints: rewriting
     replaces outputs by new, unnamed variables (``(exp(x) + 0)`` by ``exp(x)``).
+
+    ``origins``, if given, is filled with ``{ONNX node name: the PyTensor Apply node it
+    was converted from}``, to report onnxruntime's errors in PyTensor's terms.
     """
     inputs, outputs, nodes, constants = _random_generators_as_states(
         inputs, outputs, nodes, constants or {}
@@ -239,6 +243,8 @@ def fgraph_to_onnx(
 
     for var, name in zip(outputs, output_names, strict=True):
         builder.add_output(var, name)
+    if origins is not None:
+        origins.update(builder.origins)
     return builder.make_model(graph_name=model_name, doc_string=doc_string)
 
 
@@ -248,9 +254,16 @@ def convert_node(builder: GraphBuilder, node) -> None:
     Its inputs must be bound already (or be constants). Inner graphs (OpFromGraph, Scan
     bodies, per-element Blockwise) convert their nodes with it too.
     """
-    results = onnx_funcify(
-        node.op, node=node, builder=builder, inputs=[builder.value(v) for v in node.inputs]
-    )
+    outer = builder.converting
+    # Nodes of inner graphs (OpFromGraph, Scan bodies) are credited to the outer Apply node:
+    # the one in the user's graph.
+    builder.converting = node if outer is None else outer
+    try:
+        results = onnx_funcify(
+            node.op, node=node, builder=builder, inputs=[builder.value(v) for v in node.inputs]
+        )
+    finally:
+        builder.converting = outer
     if isinstance(results, str):
         results = [results]
     if len(results) != len(node.outputs):

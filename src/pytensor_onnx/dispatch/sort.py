@@ -67,7 +67,7 @@ def constant_axis(op, var, ndim: int) -> int:
     if not isinstance(var, Constant):
         raise NotImplementedError(
             f"{type(op).__name__} with a symbolic axis ({var}) cannot be converted to ONNX, "
-            "whose TopK takes the axis as an attribute; use a constant axis"
+            "whose operator takes the axis as an attribute; use a constant axis"
         )
     axis = int(np.asarray(var.data).item())
     if not -ndim <= axis < ndim:

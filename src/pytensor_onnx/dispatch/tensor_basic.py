@@ -68,6 +68,7 @@ from pytensor_onnx.dispatch.basic import onnx_funcify
 from pytensor_onnx.dispatch.extra_ops import dim, int64_const, slice_axis, to_int64
 from pytensor_onnx.dispatch.scalar import where
 from pytensor_onnx.dispatch.shape import reshape, squeeze, unsqueeze
+from pytensor_onnx.dispatch.sort import constant_axis
 from pytensor_onnx.dtypes import kernel_dtype
 
 __all__ = ["ASSERT_BEHAVIORS", "assert_behavior", "get_assert_behavior", "set_assert_behavior"]
@@ -99,17 +100,6 @@ def stack_scalars(builder, variables: Sequence, names: Sequence[str], dtype: str
 
 def _axes(builder, *axes: int) -> str:
     return builder.constant(np.array(axes, dtype="int64"))
-
-
-def _constant_axis(op, var, ndim: int) -> int:
-    """The value of a constant axis input, made non-negative."""
-    if not isinstance(var, Constant):
-        raise NotImplementedError(
-            f"{type(op).__name__} with a symbolic axis ({var}) cannot be converted to ONNX, "
-            "whose Concat and Split take the axis as a constant attribute; use a constant axis"
-        )
-    axis = int(np.asarray(var.data).item())
-    return axis + ndim if axis < 0 else axis
 
 
 # -- construction ------------------------------------------------------------------------
@@ -209,7 +199,7 @@ def onnx_funcify_Eye(op, node, builder, inputs, **kwargs):
 def onnx_funcify_Join(op, node, builder, inputs, **kwargs):
     axis_var, *tensors = node.inputs
     out_dtype = node.outputs[0].type.dtype
-    axis = _constant_axis(op, axis_var, node.outputs[0].type.ndim)
+    axis = constant_axis(op, axis_var, node.outputs[0].type.ndim)
     parts = [
         builder.cast(name, var.type.dtype, out_dtype) for name, var in zip(inputs[1:], tensors)
     ]
@@ -221,7 +211,7 @@ def onnx_funcify_Join(op, node, builder, inputs, **kwargs):
 @onnx_funcify.register(Split)
 def onnx_funcify_Split(op, node, builder, inputs, **kwargs):
     x, _, splits = inputs
-    axis = _constant_axis(op, node.inputs[1], node.inputs[0].type.ndim)
+    axis = constant_axis(op, node.inputs[1], node.inputs[0].type.ndim)
     splits = builder.cast(splits, node.inputs[2].type.dtype, "int64")
     outputs = builder.add_node("Split", [x, splits], n_outputs=op.len_splits, axis=axis)
     return [outputs] if op.len_splits == 1 else list(outputs)

@@ -22,7 +22,7 @@ import numpy as np
 from pytensor.graph.basic import Constant
 from pytensor.tensor.blockwise import Blockwise
 
-from pytensor_onnx.dispatch.basic import onnx_funcify
+from pytensor_onnx.dispatch.basic import convert_node, onnx_funcify
 from pytensor_onnx.dispatch.shape import reshape, unsqueeze
 
 # Core op classes whose converters handle leading batch dims (of equal shape in every
@@ -165,14 +165,12 @@ def _per_batch_element(op, node, builder, inputs, n_batch: int, **kwargs):
             for var, name in zip(core_node.inputs, core_inputs):
                 builder.bind(var, name)
             try:
-                results = onnx_funcify(
-                    op.core_op, node=core_node, builder=builder, inputs=core_inputs, **kwargs
-                )
+                convert_node(builder, core_node)
             except NotImplementedError as err:
                 raise NotImplementedError(
                     f"Blockwise({type(op.core_op).__name__}): cannot convert the core op ({err})"
                 ) from err
-        return [results] if isinstance(results, str) else list(results)
+            return [builder.value(out) for out in core_node.outputs]
 
     if size is not None and size <= MAX_UNROLLED_BATCH:
         per_element = [convert_element(builder.constant(np.int64(b))) for b in range(size)]

@@ -186,6 +186,10 @@ class GraphBuilder:
             self._constant_arrays[name] = array
         return name
 
+    def int64(self, value) -> str:
+        """An int64 constant (a scalar, or an array from a list): shapes, axes, indices."""
+        return self.constant(np.asarray(value, dtype=np.int64))
+
     def constant_value(self, name: str) -> np.ndarray | None:
         """The value of ``name`` if it is a constant (an initializer), else None.
 

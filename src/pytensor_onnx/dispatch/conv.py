@@ -30,10 +30,6 @@ from pytensor_onnx.dtypes import kernel_dtype, onnx_dtype
 _INT64_MIN = np.iinfo(np.int64).min
 
 
-def _int64(builder, values) -> str:
-    return builder.constant(np.asarray(values, dtype="int64"))
-
-
 class _Operand:
     """An input of the convolution: its ONNX name, rank and static core lengths."""
 
@@ -46,7 +42,7 @@ class _Operand:
     def length(self, i: int) -> str:
         """Core axis ``i``'s length as a 1-D int64 value of one element."""
         if self.static[i] is not None:
-            return _int64(self.builder, [self.static[i]])
+            return self.builder.int64([self.static[i]])
         axis = self.rank - self.ndim + i
         return self.builder.add_node("Shape", [self.name], start=axis, end=axis + 1)
 
@@ -72,7 +68,7 @@ def _full_mode(builder, node, name: str):
         raise NotImplementedError(
             f"{type(node.op).__name__}: a symbolic mode with batch dims is not supported"
         )
-    return builder.add_node("Reshape", [name, _int64(builder, [])])
+    return builder.add_node("Reshape", [name, builder.int64([])])
 
 
 def _flip(builder, x: str, ndim: int) -> str:
@@ -81,10 +77,10 @@ def _flip(builder, x: str, ndim: int) -> str:
         "Slice",
         [
             x,
-            _int64(builder, [-1] * ndim),
-            _int64(builder, [_INT64_MIN] * ndim),
-            _int64(builder, axes),
-            _int64(builder, [-1] * ndim),
+            builder.int64([-1] * ndim),
+            builder.int64([_INT64_MIN] * ndim),
+            builder.int64(axes),
+            builder.int64([-1] * ndim),
         ],
     )
 
@@ -92,8 +88,8 @@ def _flip(builder, x: str, ndim: int) -> str:
 def _pad_core(builder, x: str, rank: int, pads: list[str], before=True, after=True) -> str:
     """``x`` with ``pads[i]`` zeros before and/or after each of its last ``len(pads)`` axes."""
     n_leading = rank - len(pads)
-    zeros = [_int64(builder, [0] * n_leading)] if n_leading else []
-    none = [_int64(builder, [0] * len(pads))]
+    zeros = [builder.int64([0] * n_leading)] if n_leading else []
+    none = [builder.int64([0] * len(pads))]
     begin = [*zeros, *pads] if before else [*zeros, *none]
     end = [*zeros, *pads] if after else [*zeros, *none]
     return builder.add_node("Pad", [x, builder.add_node("Concat", [*begin, *end], axis=0)])
@@ -106,7 +102,7 @@ def _scalar(builder, length: str) -> str:
 def _windows_convolution(builder, data: _Operand, kernel: _Operand, full: bool, dtype: str):
     """The convolution by windows of ``data`` contracted with the flipped ``kernel``."""
     ndim = data.ndim
-    one = _int64(builder, [1])
+    one = builder.int64([1])
     compute = kernel_dtype("Einsum", dtype)  # (wrapping integer sums keep their low bits)
     kernel_lengths = [kernel.length(i) for i in range(ndim)]
     padded, padded_lengths = builder.cast(data.name, dtype, compute), []
@@ -161,7 +157,7 @@ def _blocked_convolution_1d(builder, data: _Operand, kernel: _Operand, dtype: st
     compute = kernel_dtype("Einsum", dtype)  # (wrapping integer sums keep their low bits)
     x = builder.cast(data.name, dtype, compute)
     w = builder.cast(kernel.name, dtype, compute)
-    one = _int64(builder, [1])
+    one = builder.int64([1])
     n, k = data.length(0), kernel.length(0)
     k_safe = builder.add_node("Max", [k, one])  # no integer division by 0 (SIGFPE)
     out = builder.add_node("Sub", [builder.add_node("Add", [n, k]), one])
@@ -173,9 +169,9 @@ def _blocked_convolution_1d(builder, data: _Operand, kernel: _Operand, dtype: st
     batch = [data.shape_part(0, data.rank - 1)] if data.rank > 1 else []
     x_blocks = reshape(builder, x, [*batch, blocks, k_safe])
     # The previous block of each: one block of zeros first, the last block dropped.
-    previous = _pad_core(builder, x_blocks, data.rank + 1, [one, _int64(builder, [0])], after=False)
+    previous = _pad_core(builder, x_blocks, data.rank + 1, [one, builder.int64([0])], after=False)
     previous = builder.add_node(
-        "Slice", [previous, _int64(builder, [0]), blocks, _int64(builder, [-2])]
+        "Slice", [previous, builder.int64([0]), blocks, builder.int64([-2])]
     )
     zero, step = builder.constant(np.int64(0)), builder.constant(np.int64(1))
     positions = builder.add_node("Range", [zero, _scalar(builder, k_safe), step])
@@ -192,8 +188,8 @@ def _blocked_convolution_1d(builder, data: _Operand, kernel: _Operand, dtype: st
     )
     # The batch dims of data and kernel broadcast in MatMul: the result's are both's.
     result_batch = [builder.add_node("Shape", [result], end=-2)] if data.rank > 1 else []
-    flat = reshape(builder, result, [*result_batch, _int64(builder, [-1])])
-    flat = builder.add_node("Slice", [flat, _int64(builder, [0]), out, _int64(builder, [-1])])
+    flat = reshape(builder, result, [*result_batch, builder.int64([-1])])
+    flat = builder.add_node("Slice", [flat, builder.int64([0]), out, builder.int64([-1])])
     return _from_compute(builder, flat, compute, dtype)
 
 
@@ -203,22 +199,22 @@ def _native_convolution(builder, data: _Operand, kernel: _Operand, full: bool):
     ndim = data.ndim
     core_x, core_w = data.shape_part(-ndim), kernel.shape_part(-ndim)
     if kernel.unbatched:
-        x4 = reshape(builder, data.name, [_int64(builder, [-1, 1]), core_x])
-        w4 = reshape(builder, kernel.name, [_int64(builder, [1, 1]), core_w])
+        x4 = reshape(builder, data.name, [builder.int64([-1, 1]), core_x])
+        w4 = reshape(builder, kernel.name, [builder.int64([1, 1]), core_w])
         batch_shape, group = (data.shape_part(0, data.rank - ndim) if data.batch else None), 1
     elif data.unbatched:
-        x4 = reshape(builder, data.name, [_int64(builder, [1, 1]), core_x])
-        w4 = reshape(builder, kernel.name, [_int64(builder, [-1, 1]), core_w])
+        x4 = reshape(builder, data.name, [builder.int64([1, 1]), core_x])
+        w4 = reshape(builder, kernel.name, [builder.int64([-1, 1]), core_w])
         batch_shape, group = kernel.shape_part(0, kernel.rank - ndim), 1
     elif None not in data.batch and data.batch == kernel.batch:
         group = int(np.prod(data.batch))
-        x4 = reshape(builder, data.name, [_int64(builder, [1, group]), core_x])
-        w4 = reshape(builder, kernel.name, [_int64(builder, [group, 1]), core_w])
-        batch_shape = _int64(builder, data.batch)
+        x4 = reshape(builder, data.name, [builder.int64([1, group]), core_x])
+        w4 = reshape(builder, kernel.name, [builder.int64([group, 1]), core_w])
+        batch_shape = builder.int64(data.batch)
     else:
         return None
     if full:
-        one = _int64(builder, [1])
+        one = builder.int64([1])
         pads = [builder.add_node("Sub", [kernel.length(i), one]) for i in range(ndim)]
         x4 = _pad_core(builder, x4, ndim + 2, pads)
     out = builder.add_node("Conv", [x4, _flip(builder, w4, ndim)], group=group)
@@ -280,7 +276,7 @@ def _valid_slice(builder, full_result: str, a: _Operand, b: _Operand, mode) -> s
     """``full[min(n, k) - 1 : max(n, k)]`` per core axis (all of it where ``mode`` is a
     symbolic True)."""
     ndim = a.ndim
-    one = _int64(builder, [1])
+    one = builder.int64([1])
     starts, ends = [], []
     for i in range(ndim):
         n, k = a.length(i), b.length(i)
@@ -288,7 +284,7 @@ def _valid_slice(builder, full_result: str, a: _Operand, b: _Operand, mode) -> s
         end = builder.add_node("Max", [n, k])
         if not isinstance(mode, bool):  # symbolic: full is [0, n + k - 1)
             full_end = builder.add_node("Sub", [builder.add_node("Add", [n, k]), one])
-            start = builder.add_node("Where", [mode, _int64(builder, [0]), start])
+            start = builder.add_node("Where", [mode, builder.int64([0]), start])
             end = builder.add_node("Where", [mode, full_end, end])
         starts.append(start)
         ends.append(end)
@@ -298,7 +294,7 @@ def _valid_slice(builder, full_result: str, a: _Operand, b: _Operand, mode) -> s
             full_result,
             builder.add_node("Concat", starts, axis=0),
             builder.add_node("Concat", ends, axis=0),
-            _int64(builder, list(range(-ndim, 0))),
+            builder.int64(list(range(-ndim, 0))),
         ],
     )
 

@@ -49,16 +49,11 @@ INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 # -- shared helpers ------------------------------------------------------------------------
-def int64_const(builder, *values) -> str:
-    """A 1-D int64 constant."""
-    return builder.constant(np.array(values, dtype="int64"))
-
-
 def dim(builder, x: str, var, axis: int) -> str:
     """The length of axis ``axis`` of ``x`` (PyTensor variable ``var``) as a 1-D int64."""
     length = var.type.shape[axis]
     if length is not None:
-        return int64_const(builder, length)
+        return builder.int64([length])
     return builder.add_node("Shape", [x], start=axis, end=axis + 1)
 
 
@@ -74,7 +69,7 @@ def to_int64(builder, name: str, var) -> str:
 
 def slice_axis(builder, x: str, start: str, end: str, axis: int) -> str:
     """``x[start:end]`` along ``axis``, with 1-D int64 bounds."""
-    return builder.add_node("Slice", [x, start, end, int64_const(builder, axis)])
+    return builder.add_node("Slice", [x, start, end, builder.int64([axis])])
 
 
 def gather(builder, x: str, indices: str, axis: int, ndim: int) -> str:
@@ -117,7 +112,7 @@ def _scan_step(builder, y: str, shift: str, axis: int) -> str:
 
     ``shift`` is a 1-D int64; a shift beyond the length leaves ``y`` unchanged.
     """
-    zero, end = int64_const(builder, 0), int64_const(builder, INT64_MAX)
+    zero, end = builder.int64([0]), builder.int64([INT64_MAX])
     head = slice_axis(builder, y, zero, shift, axis)
     tail = slice_axis(builder, y, shift, end, axis)
     earlier = slice_axis(builder, y, zero, builder.add_node("Neg", [shift]), axis)
@@ -129,25 +124,25 @@ def _cumprod(builder, x: str, x_var, axis: int, dtype: str) -> str:
     if length is not None:
         shift = 1
         while shift < length:
-            x = _scan_step(builder, x, int64_const(builder, shift), axis)
+            x = _scan_step(builder, x, builder.int64([shift]), axis)
             shift *= 2
         return x
 
     n = dim(builder, x, x_var, axis)
 
     def shorter_than_n(b, shift):
-        return b.add_node("Squeeze", [b.add_node("Less", [shift, n]), int64_const(b, 0)])
+        return b.add_node("Squeeze", [b.add_node("Less", [shift, n]), b.int64([0])])
 
     def doubling_step(iteration, state):
         y, shift = state
-        shift_out = builder.add_node("Mul", [shift, int64_const(builder, 2)])
+        shift_out = builder.add_node("Mul", [shift, builder.int64([2])])
         return (
             shorter_than_n(builder, shift_out),
             [_scan_step(builder, y, shift, axis), shift_out],
             [],
         )
 
-    one = int64_const(builder, 1)
+    one = builder.int64([1])
     result, _ = builder.loop(
         "",
         shorter_than_n(builder, one),
@@ -179,9 +174,9 @@ def onnx_funcify_Repeat(op, node, builder, inputs, **kwargs):
     # index of the element there. Elements repeated 0 times put their marker where the
     # next one's is.
     ends = builder.add_node("CumSum", [repeats, builder.constant(np.int64(0))])
-    zero = int64_const(builder, 0)
+    zero = builder.int64([0])
     total = builder.add_node("ReduceSum", [repeats], keepdims=1)
-    slots = builder.add_node("Add", [total, int64_const(builder, 1)])
+    slots = builder.add_node("Add", [total, builder.int64([1])])
     markers = builder.add_node(
         "ScatterElements",
         [
@@ -205,7 +200,7 @@ def onnx_funcify_SearchsortedOp(op, node, builder, inputs, **kwargs):
     x = builder.cast(inputs[0], x_var.type.dtype, dtype)
     if len(inputs) == 3:
         x = gather(builder, x, to_int64(builder, inputs[2], node.inputs[2]), 0, 1)
-    v = reshape(builder, builder.cast(inputs[1], v_var.type.dtype, dtype), int64_const(builder, -1))
+    v = reshape(builder, builder.cast(inputs[1], v_var.type.dtype, dtype), builder.int64([-1]))
     # Sort x and v together, stably: v before x for side="left" (a value goes before the
     # x equal to it), after for "right". Each value's answer is the number of x sorted
     # before it: a cumulative count of x along the sorted order, sent back to the value's
@@ -217,8 +212,8 @@ def onnx_funcify_SearchsortedOp(op, node, builder, inputs, **kwargs):
     is_x = builder.add_node("GreaterOrEqual" if left else "Less", [order, n_first])
     counts = builder.add_node("CumSum", [builder.cast(is_x, "bool", "int64"), zero_scalar(builder)])
     counts = inverse_scatter(builder, order, counts)
-    end = int64_const(builder, INT64_MAX)
-    start, stop = (int64_const(builder, 0), n_first) if left else (n_first, end)
+    end = builder.int64([INT64_MAX])
+    start, stop = (builder.int64([0]), n_first) if left else (n_first, end)
     result = slice_axis(builder, counts, start, stop, 0)
     return reshape(builder, result, builder.add_node("Shape", [inputs[1]]))
 
@@ -242,11 +237,11 @@ def onnx_funcify_Unique(op, node, builder, inputs, **kwargs):
 
 def _unique_flat(builder, x: str, dtype: str) -> list[str]:
     """NumPy's unique of flattened ``x``: values, first indices, inverse, counts."""
-    flat = reshape(builder, x, int64_const(builder, -1))
+    flat = reshape(builder, x, builder.int64([-1]))
     values, order = sort_along(builder, flat, dtype, 0)
-    zero, one, end = (int64_const(builder, v) for v in (0, 1, INT64_MAX))
+    zero, one, end = (builder.int64([v]) for v in (0, 1, INT64_MAX))
     before, after = (
-        slice_axis(builder, values, zero, int64_const(builder, -1), 0),
+        slice_axis(builder, values, zero, builder.int64([-1]), 0),
         (slice_axis(builder, values, one, end, 0)),
     )
     same = builder.add_node("Equal", [before, after])

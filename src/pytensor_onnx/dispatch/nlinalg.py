@@ -28,7 +28,6 @@ from pytensor_onnx.dispatch.blockwise import register_batch_aware
 from pytensor_onnx.dispatch.shape import squeeze, unsqueeze
 from pytensor_onnx.dispatch.slinalg import (
     MatrixIndex,
-    _i64,
     _operands,
     _Trips,
     cholesky_lower,
@@ -83,11 +82,11 @@ def _lu_diagonal_and_sign(builder, node, inputs):
         "ReduceSum",
         [
             b.cast(b.add_node("Not", [b.add_node("Equal", [pivots, index.cols])]), "bool", "int64"),
-            _i64(b, [-1]),
+            b.int64([-1]),
         ],
         keepdims=0,
     )
-    odd = b.add_node("Equal", [b.add_node("Mod", [swaps, _i64(b, 2)]), _i64(b, 1)])
+    odd = b.add_node("Equal", [b.add_node("Mod", [swaps, b.int64(2)]), b.int64(1)])
     sign = b.add_node(
         "Where", [odd, b.constant(np.array(-1, dtype)), b.constant(np.array(1, dtype))]
     )
@@ -97,7 +96,7 @@ def _lu_diagonal_and_sign(builder, node, inputs):
 @onnx_funcify.register(Det)
 def onnx_funcify_Det(op, node, builder, inputs, **kwargs):
     diagonal, sign, _ = _lu_diagonal_and_sign(builder, node, inputs)
-    product = builder.add_node("ReduceProd", [diagonal, _i64(builder, [-1])], keepdims=0)
+    product = builder.add_node("ReduceProd", [diagonal, builder.int64([-1])], keepdims=0)
     # + 0 turns the -0 of a singular matrix with an odd permutation into NumPy's 0.
     return builder.add_node(
         "Add",
@@ -118,13 +117,13 @@ def onnx_funcify_SLogDet(op, node, builder, inputs, **kwargs):
 
     def count(compare):
         flags = b.cast(b.add_node(compare, [diagonal, zero]), "bool", "int64")
-        return b.add_node("ReduceSum", [flags, _i64(b, [-1])], keepdims=0)
+        return b.add_node("ReduceSum", [flags, b.int64([-1])], keepdims=0)
 
-    odd = b.add_node("Equal", [b.add_node("Mod", [count("Less"), _i64(b, 2)]), _i64(b, 1)])
+    odd = b.add_node("Equal", [b.add_node("Mod", [count("Less"), b.int64(2)]), b.int64(1)])
     sign = b.add_node("Where", [odd, b.add_node("Neg", [sign]), sign])
-    singular = b.add_node("Greater", [count("Equal"), _i64(b, 0)])
+    singular = b.add_node("Greater", [count("Equal"), b.int64(0)])
     log_abs = b.add_node("Log", [b.add_node("Abs", [diagonal])])
-    total = b.add_node("ReduceSum", [log_abs, _i64(b, [-1])], keepdims=0)
+    total = b.add_node("ReduceSum", [log_abs, b.int64([-1])], keepdims=0)
     minus_inf = b.constant(np.array(-np.inf, dtype))
     return [
         b.add_node("Where", [singular, zero, sign]),
@@ -160,8 +159,8 @@ def jacobi_eigh(builder, a: str, dtype: str, index: MatrixIndex, with_vectors: b
     b = builder
     zero, one = b.constant(np.zeros((), dtype)), b.constant(np.ones((), dtype))
     n = index.size
-    flat = b.add_node("Range", [_i64(b, 0), b.add_node("Mul", [n, n]), _i64(b, 1)])
-    divisor = b.add_node("Max", [n, _i64(b, 1)])  # Mod by 0 fails even on nothing (n=0)
+    flat = b.add_node("Range", [b.int64(0), b.add_node("Mul", [n, n]), b.int64(1)])
+    divisor = b.add_node("Max", [n, b.int64(1)])  # Mod by 0 fails even on nothing (n=0)
     upper = b.add_node(
         "Less", [b.add_node("Div", [flat, divisor]), b.add_node("Mod", [flat, divisor])]
     )
@@ -219,7 +218,7 @@ def jacobi_eigh(builder, a: str, dtype: str, index: MatrixIndex, with_vectors: b
 
     def off_diagonal_mass(x):
         """Sums over the batch of the squares off the diagonal and of all squares (scalars)."""
-        axes = _i64(b, [-2, -1])
+        axes = b.int64([-2, -1])
         total = b.add_node("ReduceSumSquare", [x, axes], keepdims=0)
         # Summed on its own: total minus the diagonal's part would cancel it away.
         off_diagonal = b.add_node("Where", [index.mask("Equal"), zero, x])
@@ -257,7 +256,7 @@ def jacobi_eigh(builder, a: str, dtype: str, index: MatrixIndex, with_vectors: b
     off, total = off_diagonal_mass(a)
     start = keep_going(off, total, b.constant(np.array(np.inf, dtype)))
     carried.append((off, dtype))
-    x, *v, _ = emit_loop(b, _i64(b, MAX_JACOBI_SWEEPS), start, carried, sweep, "jacobi")
+    x, *v, _ = emit_loop(b, b.int64(MAX_JACOBI_SWEEPS), start, carried, sweep, "jacobi")
     values, order = b.add_node(
         "TopK", [index.diagonal(x, dtype), index.size_1d], axis=-1, largest=0, sorted=1, n_outputs=2
     )
@@ -326,9 +325,9 @@ def round_robin_order(builder, n2: str) -> str:
     others by one: ``n2 - 1`` rounds pair every two columns once and restore the order.
     """
     b = builder
-    h = b.add_node("Div", [n2, _i64(b, 2)])
-    k = b.add_node("Range", [_i64(b, 0), n2, _i64(b, 1)])
-    mirror = b.add_node("Sub", [b.add_node("Mul", [h, _i64(b, 3)]), _i64(b, 1)])
+    h = b.add_node("Div", [n2, b.int64(2)])
+    k = b.add_node("Range", [b.int64(0), n2, b.int64(1)])
+    mirror = b.add_node("Sub", [b.add_node("Mul", [h, b.int64(3)]), b.int64(1)])
 
     def f(i):
         return b.add_node("Where", [b.add_node("Less", [i, h]), i, b.add_node("Sub", [mirror, i])])
@@ -337,14 +336,14 @@ def round_robin_order(builder, n2: str) -> str:
     turned = b.add_node(
         "Where",
         [
-            b.add_node("Equal", [position, _i64(b, 0)]),
-            _i64(b, 0),
+            b.add_node("Equal", [position, b.int64(0)]),
+            b.int64(0),
             b.add_node(
                 "Where",
                 [
-                    b.add_node("Equal", [position, _i64(b, 1)]),
-                    b.add_node("Sub", [n2, _i64(b, 1)]),
-                    b.add_node("Sub", [position, _i64(b, 1)]),
+                    b.add_node("Equal", [position, b.int64(1)]),
+                    b.add_node("Sub", [n2, b.int64(1)]),
+                    b.add_node("Sub", [position, b.int64(1)]),
                 ],
             ),
         ],
@@ -367,21 +366,21 @@ def jacobi_orthogonalize(builder, a: str, dtype: str, static_shape, with_v: bool
     m_1d = b.add_node("Shape", [a], start=-2, end=-1)
     n_1d = b.add_node("Shape", [a], start=-1)
     n = squeeze(b, n_1d, [0])
-    odd = b.add_node("Mod", [n, _i64(b, 2)])
+    odd = b.add_node("Mod", [n, b.int64(2)])
     n2 = b.add_node("Add", [n, odd])
     n2_1d = unsqueeze(b, n2, [0])
-    half_1d = b.add_node("Div", [n2_1d, _i64(b, 2)])
+    half_1d = b.add_node("Div", [n2_1d, b.int64(2)])
     split = b.add_node("Concat", [half_1d, half_1d], axis=0)
     ndim = len(static_shape)
-    pads = b.add_node("Concat", [_i64(b, [0] * (2 * ndim - 1)), unsqueeze(b, odd, [0])], axis=0)
+    pads = b.add_node("Concat", [b.int64([0] * (2 * ndim - 1)), unsqueeze(b, odd, [0])], axis=0)
     work = b.add_node("Pad", [a, pads])
     if with_v:
         eye = b.cast(
             b.add_node(
                 "Equal",
                 [
-                    unsqueeze(b, b.add_node("Range", [_i64(b, 0), n2, _i64(b, 1)]), [1]),
-                    b.add_node("Range", [_i64(b, 0), n2, _i64(b, 1)]),
+                    unsqueeze(b, b.add_node("Range", [b.int64(0), n2, b.int64(1)]), [1]),
+                    b.add_node("Range", [b.int64(0), n2, b.int64(1)]),
                 ],
             ),
             "bool",
@@ -401,10 +400,10 @@ def jacobi_orthogonalize(builder, a: str, dtype: str, static_shape, with_v: bool
                 b.add_node("Sqrt", [b.add_node("Max", [m_float, one])]),
             ],
         )
-    axis_rows = _i64(b, [-2])
+    axis_rows = b.int64([-2])
 
     def top(x):  # the rows of `a` (not those of v) in the stacked state
-        return b.add_node("Slice", [x, _i64(b, [0]), m_1d, axis_rows]) if with_v else x
+        return b.add_node("Slice", [x, b.int64([0]), m_1d, axis_rows]) if with_v else x
 
     def rotation_round(_, state):
         w, rotated = state
@@ -438,31 +437,31 @@ def jacobi_orthogonalize(builder, a: str, dtype: str, static_shape, with_v: bool
 
     static_rounds = None if n_static is None else max(n_static + n_static % 2 - 1, 0)
     rounds = _Trips(
-        b.add_node("Max", [b.add_node("Sub", [n2, _i64(b, 1)]), _i64(b, 0)]), static_rounds
+        b.add_node("Max", [b.add_node("Sub", [n2, b.int64(1)]), b.int64(0)]), static_rounds
     )
 
     def sweep(_, state):
         w, _ = state
         w, rotated = counted_loop(
-            b, rounds, [(w, dtype), (_i64(b, 0), "int64")], rotation_round, "svd_round"
+            b, rounds, [(w, dtype), (b.int64(0), "int64")], rotation_round, "svd_round"
         )
-        return b.add_node("Greater", [rotated, _i64(b, 0)]), [w, rotated]
+        return b.add_node("Greater", [rotated, b.int64(0)]), [w, rotated]
 
-    start = b.add_node("Greater", [n, _i64(b, 1)])
+    start = b.add_node("Greater", [n, b.int64(1)])
     work, _ = emit_loop(
         b,
-        _i64(b, MAX_SVD_SWEEPS),
+        b.int64(MAX_SVD_SWEEPS),
         start,
-        [(work, dtype), (_i64(b, 0), "int64")],
+        [(work, dtype), (b.int64(0), "int64")],
         sweep,
         "svd_sweep",
     )
-    start_0 = _i64(b, [0])
-    x = b.add_node("Slice", [top(work), start_0, n_1d, _i64(b, [-1])])
+    start_0 = b.int64([0])
+    x = b.add_node("Slice", [top(work), start_0, n_1d, b.int64([-1])])
     if not with_v:
         return x, None
     v = b.add_node("Slice", [work, m_1d, b.add_node("Add", [m_1d, n_1d]), axis_rows])
-    return x, b.add_node("Slice", [v, start_0, n_1d, _i64(b, [-1])])
+    return x, b.add_node("Slice", [v, start_0, n_1d, b.int64([-1])])
 
 
 def _scaled_finite(builder, a: str, dtype: str):
@@ -471,7 +470,7 @@ def _scaled_finite(builder, a: str, dtype: str):
     ``scale``, a power of two (an exact division) near the largest |entry|, keeps
     squared column norms from overflowing or underflowing."""
     b = builder
-    axes = _i64(b, [-2, -1])
+    axes = b.int64([-2, -1])
     zero, one = b.constant(np.zeros((), dtype)), b.constant(np.ones((), dtype))
     # a - a is NaN exactly at inf and NaN entries; its sum is 0 for an empty matrix.
     probe = b.add_node("ReduceSum", [b.add_node("Sub", [a, a]), axes], keepdims=1)
@@ -536,7 +535,7 @@ def _by_orientation(builder, a: str, static_shape, tall, out_specs, hint: str):
 
 def _column_norms(builder, x: str) -> str:
     return builder.add_node(
-        "Sqrt", [builder.add_node("ReduceSumSquare", [x, _i64(builder, [-2])], keepdims=0)]
+        "Sqrt", [builder.add_node("ReduceSumSquare", [x, builder.int64([-2])], keepdims=0)]
     )
 
 
@@ -571,20 +570,20 @@ def svd_tall(builder, a: str, dtype: str, static_shape, compute_uv: bool, full_m
     q, r, _ = householder_qr(b, u, dtype, static_shape, with_q=True)
     rows = b.add_node(
         "Range",
-        [_i64(b, 0), squeeze(b, b.add_node("Shape", [a], start=-2, end=-1), [0]), _i64(b, 1)],
+        [b.int64(0), squeeze(b, b.add_node("Shape", [a], start=-2, end=-1), [0]), b.int64(1)],
     )
-    cols = b.add_node("Range", [_i64(b, 0), squeeze(b, n_1d, [0]), _i64(b, 1)])
+    cols = b.add_node("Range", [b.int64(0), squeeze(b, n_1d, [0]), b.int64(1)])
     on_diagonal = b.add_node("Equal", [unsqueeze(b, rows, [1]), cols])
     diagonal = b.add_node(
-        "ReduceSum", [b.add_node("Where", [on_diagonal, r, zero]), _i64(b, [-2])], keepdims=1
+        "ReduceSum", [b.add_node("Where", [on_diagonal, r, zero]), b.int64([-2])], keepdims=1
     )
     signs = b.add_node(
         "Where", [b.add_node("Less", [diagonal, zero]), b.constant(np.array(-1, dtype)), one]
     )
-    last = _i64(b, [-1])
-    u = b.add_node("Mul", [b.add_node("Slice", [q, _i64(b, [0]), n_1d, last]), signs])
+    last = b.int64([-1])
+    u = b.add_node("Mul", [b.add_node("Slice", [q, b.int64([0]), n_1d, last]), signs])
     if full_matrices:
-        rest = b.add_node("Slice", [q, n_1d, _i64(b, [np.iinfo("int64").max]), last])
+        rest = b.add_node("Slice", [q, n_1d, b.int64([np.iinfo("int64").max]), last])
         u = b.add_node("Concat", [u, rest], axis=-1)
     return [u, s, v]
 
@@ -597,7 +596,7 @@ def pinv_tall(builder, a: str, dtype: str, static_shape, rcond: str):
     zero = b.constant(np.zeros((), dtype))
     x, v = jacobi_orthogonalize(b, a, dtype, static_shape, with_v=True)
     s = _column_norms(b, x)
-    largest = b.add_node("ReduceMax", [s, _i64(b, [-1])], keepdims=1)
+    largest = b.add_node("ReduceMax", [s, b.int64([-1])], keepdims=1)
     kept = b.add_node("Greater", [s, b.add_node("Mul", [rcond, largest])])
     safe = b.add_node("Where", [kept, b.add_node("Mul", [s, s]), b.constant(np.ones((), dtype))])
     weights = b.add_node("Where", [kept, b.add_node("Reciprocal", [safe]), zero])
@@ -696,13 +695,13 @@ def onnx_funcify_Lstsq(op, node, builder, inputs, **kwargs):
     # NumPy reports squared residual norms only for a full-rank tall system, else none.
     residuals = b.add_node(
         "ReduceSumSquare",
-        [b.add_node("Sub", [y, b.add_node("MatMul", [x, solution])]), _i64(b, [-2])],
+        [b.add_node("Sub", [y, b.add_node("MatMul", [x, solution])]), b.int64([-2])],
         keepdims=0,
     )
     m, n = (squeeze(b, b.add_node("Shape", [x], start=i, end=i + 1), [0]) for i in (0, 1))
     full = b.add_node("And", [b.add_node("Equal", [rank, n]), b.add_node("Greater", [m, n])])
-    length = b.add_node("Where", [full, b.add_node("Shape", [y], start=-1), _i64(b, [0])])
-    residuals = b.add_node("Slice", [residuals, _i64(b, [0]), length, _i64(b, [0])])
+    length = b.add_node("Where", [full, b.add_node("Shape", [y], start=-1), b.int64([0])])
+    residuals = b.add_node("Slice", [residuals, b.int64([0]), length, b.int64([0])])
     s = b.add_node("Mul", [s, squeeze(b, scale, [-1])])
     s, _ = b.add_node(
         "TopK", [s, b.add_node("Shape", [s])], axis=-1, largest=1, sorted=1, n_outputs=2
@@ -765,7 +764,7 @@ def onnx_funcify_TensorSolve(op, node, builder, inputs, **kwargs):
         shape = [shape[k] for k in perm]
     matrix = _matrix_of(b, a, b_ndim)
     index = MatrixIndex(b, matrix, _static_prod(shape[b_ndim:]))
-    column = b.add_node("Reshape", [rhs, _i64(b, [-1, 1])])
+    column = b.add_node("Reshape", [rhs, b.int64([-1, 1])])
     x = solve_general(b, matrix, column, dtype, index)
     return b.add_node("Reshape", [x, b.add_node("Shape", [a], start=b_ndim)])
 

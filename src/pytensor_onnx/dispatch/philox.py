@@ -67,12 +67,8 @@ def _u64(builder, value) -> str:
     return builder.constant(np.asarray(value, dtype=np.uint64))
 
 
-def _i64(builder, value) -> str:
-    return builder.constant(np.asarray(value, dtype=np.int64))
-
-
 def _reshape(builder, x: str, dims) -> str:
-    return builder.add_node("Reshape", [x, _i64(builder, dims)])
+    return builder.add_node("Reshape", [x, builder.int64(dims)])
 
 
 def emit_philox(builder, key_pair: str, even: str, odd: str) -> str:
@@ -87,7 +83,7 @@ def emit_philox(builder, key_pair: str, even: str, odd: str) -> str:
     multipliers = _u64(b, np.array(PHILOX_M).reshape(2, 1))
     mask = _u64(b, _MASK32)
     shift = _u64(b, 32)
-    reverse = dict(starts=_i64(b, [-1]), ends=_i64(b, [np.iinfo(np.int64).min]))
+    reverse = dict(starts=b.int64([-1]), ends=b.int64([np.iinfo(np.int64).min]))
     rounds_key = key_pair
     for r in range(PHILOX_ROUNDS):
         if r > 0:
@@ -96,7 +92,7 @@ def emit_philox(builder, key_pair: str, even: str, odd: str) -> str:
         products = b.add_node("Mul", [even, multipliers])
         swapped = b.add_node(
             "Slice",
-            [products, reverse["starts"], reverse["ends"], _i64(b, [0]), _i64(b, [-1])],
+            [products, reverse["starts"], reverse["ends"], b.int64([0]), b.int64([-1])],
         )
         high = b.add_node("BitShift", [swapped, shift], direction="RIGHT")
         even, odd = (
@@ -104,7 +100,7 @@ def emit_philox(builder, key_pair: str, even: str, odd: str) -> str:
             b.add_node("BitwiseAnd", [swapped, mask]),
         )
     words = b.add_node("Concat", [even, odd], axis=0)  # rows c0, c2, c1, c3
-    return b.add_node("Gather", [words, _i64(b, [0, 2, 1, 3])], axis=0)
+    return b.add_node("Gather", [words, b.int64([0, 2, 1, 3])], axis=0)
 
 
 class RandomStream:
@@ -120,8 +116,8 @@ class RandomStream:
         self.shape, self.count, self.dtype = shape, count, dtype
         self.bits = 53 if dtype == "float64" else 24
         words_per_uniform = 2 if dtype == "float64" else 1
-        key = b.add_node("Slice", [state, _i64(b, [0]), _i64(b, [1])])  # (1,)
-        counter = b.add_node("Slice", [state, _i64(b, [1]), _i64(b, [2])])
+        key = b.add_node("Slice", [state, b.int64([0]), b.int64([1])])  # (1,)
+        counter = b.add_node("Slice", [state, b.int64([1]), b.int64([2])])
         # (k0, k1) = (lo32, hi32) of the key, as a (2, 1) column.
         halves = b.add_node(
             "BitShift",
@@ -130,9 +126,9 @@ class RandomStream:
         )
         self.key_pair = b.add_node("BitwiseAnd", [halves, _u64(b, _MASK32)])
         self.size = b.add_node("ReduceProd", [shape], keepdims=0)
-        self.n_words = b.add_node("Mul", [self.size, _i64(b, count * words_per_uniform)])
-        n_blocks = b.add_node("Div", [b.add_node("Add", [self.n_words, _i64(b, 3)]), _i64(b, 4)])
-        index = b.add_node("Range", [_i64(b, 0), n_blocks, _i64(b, 1)])
+        self.n_words = b.add_node("Mul", [self.size, b.int64(count * words_per_uniform)])
+        n_blocks = b.add_node("Div", [b.add_node("Add", [self.n_words, b.int64(3)]), b.int64(4)])
+        index = b.add_node("Range", [b.int64(0), n_blocks, b.int64(1)])
         blocks = b.add_node("Add", [b.cast(index, "int64", "uint64"), counter])
         self.low = unsqueeze(b, b.add_node("BitwiseAnd", [blocks, _u64(b, _MASK32)]), [0])
         high = b.add_node("BitShift", [blocks, _u64(b, 32)], direction="RIGHT")
@@ -159,12 +155,12 @@ class RandomStream:
         """``count`` tensors of ``shape`` of uniforms in ``[0, 1)``, from ``lane``."""
         b = self.builder
         flat = _reshape(b, self.words(lane), [-1])
-        used = b.add_node("Slice", [flat, _i64(b, [0]), _reshape(b, self.n_words, [1])])
+        used = b.add_node("Slice", [flat, b.int64([0]), _reshape(b, self.n_words, [1])])
         if self.dtype == "float64":
             # 53 bits: the top 21 bits of one word, then the top 32 of another.
-            halves = b.add_node("Reshape", [used, _i64(b, [2, -1])])
-            high = b.add_node("Gather", [halves, _i64(b, 0)], axis=0)
-            low = b.add_node("Gather", [halves, _i64(b, 1)], axis=0)
+            halves = b.add_node("Reshape", [used, b.int64([2, -1])])
+            high = b.add_node("Gather", [halves, b.int64(0)], axis=0)
+            low = b.add_node("Gather", [halves, b.int64(1)], axis=0)
             bits = b.add_node(
                 "BitwiseOr",
                 [
@@ -183,7 +179,7 @@ class RandomStream:
         )
         shaped = b.add_node(
             "Reshape",
-            [scaled, b.add_node("Concat", [_i64(b, [self.count]), self.shape], axis=0)],
+            [scaled, b.add_node("Concat", [b.int64([self.count]), self.shape], axis=0)],
             allowzero=1,  # a 0 in the shape is an empty axis, not a copied one
         )
-        return [b.add_node("Gather", [shaped, _i64(b, i)], axis=0) for i in range(self.count)]
+        return [b.add_node("Gather", [shaped, b.int64(i)], axis=0) for i in range(self.count)]

@@ -208,17 +208,13 @@ def with_rng_states_as_tensors(inputs, outputs):
 
 
 # -- shapes --------------------------------------------------------------------------------
-def _i64(builder, value) -> str:
-    return builder.constant(np.asarray(value, dtype=np.int64))
-
-
 def _broadcast_shapes(builder, shapes: list[tuple[str, int]]) -> str:
     """The broadcast of int64 shape vectors ``(name, length)``: left-padded with 1s, the
     largest length of each axis, 0 where a shape has 0."""
     b = builder
     rank = max(length for _, length in shapes)
     padded = [
-        b.add_node("Concat", [_i64(b, [1] * (rank - length)), name], axis=0)
+        b.add_node("Concat", [b.int64([1] * (rank - length)), name], axis=0)
         if length < rank
         else name
         for name, length in shapes
@@ -226,7 +222,7 @@ def _broadcast_shapes(builder, shapes: list[tuple[str, int]]) -> str:
     if len(padded) == 1:
         return padded[0]
     largest = b.add_node("Max", padded)
-    nonempty = b.add_node("Min", [b.add_node("Min", padded), _i64(b, 1)])
+    nonempty = b.add_node("Min", [b.add_node("Min", padded), b.int64(1)])
     return b.add_node("Mul", [largest, nonempty])
 
 
@@ -259,7 +255,7 @@ class Draw:
                 shape = (
                     builder.add_node("Shape", [value.name], end=end)
                     if end
-                    else _i64(builder, np.zeros(0, np.int64))
+                    else builder.int64(np.zeros(0, np.int64))
                 )
                 batch.append((shape, end))
             self.shape = _broadcast_shapes(builder, batch)
@@ -308,7 +304,7 @@ def rejection_loop(draw: Draw, value: Value, done: Value, propose, hint: str) ->
     em = draw.em
 
     def step(iteration, stopped, names):
-        lane = draw.builder.add_node("Add", [iteration, _i64(draw.builder, 1)])
+        lane = draw.builder.add_node("Add", [iteration, draw.builder.int64(1)])
         proposal, accepted = propose(draw.uniforms(lane))
         stopped = Value(em, stopped, "bool")
         (current,) = (Value(em, name, draw.dtype) for name in names)
@@ -317,7 +313,7 @@ def rejection_loop(draw: Draw, value: Value, done: Value, propose, hint: str) ->
 
     _, (final,) = emit_loop(
         draw.builder,
-        _i64(draw.builder, MAX_REJECTION_ROUNDS),
+        draw.builder.int64(MAX_REJECTION_ROUNDS),
         done.name,
         [(value.name, draw.dtype)],
         step,
@@ -389,7 +385,7 @@ def sequential_search(draw: Draw, u: Value, start: Value, ratio, skip: Value, li
 
     _, (k, _, _) = emit_loop(
         draw.builder,
-        _i64(draw.builder, np.iinfo(np.int32).max),
+        draw.builder.int64(np.iinfo(np.int32).max),
         stopped.name,
         [(zero.name, draw.dtype), (prob.name, draw.dtype), (prob.name, draw.dtype)],
         step,
@@ -486,10 +482,10 @@ def sample_beta(draw, alpha, beta):
         [unsqueeze(b, b.add_node("Expand", [p.name, draw.shape]), [0]) for p in (alpha, beta)],
         axis=0,
     )
-    draw.stream(4, b.add_node("Concat", [_i64(b, [2]), draw.shape], axis=0))
+    draw.stream(4, b.add_node("Concat", [b.int64([2]), draw.shape], axis=0))
     logs = log_gamma_variates(draw, Value(draw.em, stacked, draw.dtype))
     log_x, log_y = (
-        Value(draw.em, b.add_node("Gather", [logs.name, _i64(b, i)], axis=0), draw.dtype)
+        Value(draw.em, b.add_node("Gather", [logs.name, b.int64(i)], axis=0), draw.dtype)
         for i in (0, 1)
     )
     return 1.0 / (draw.em.exp(log_y - log_x) + 1.0)
@@ -501,9 +497,9 @@ def sample_dirichlet(draw, alphas):
     full = b.add_node("Concat", [draw.shape, draw.core_length(0)], axis=0)
     draw.stream(4, full)
     logs = log_gamma_variates(draw, alphas + Value(em, _zeros(b, full, em.dtype), em.dtype))
-    largest = Value(em, b.add_node("ReduceMax", [logs.name, _i64(b, [-1])], keepdims=1), em.dtype)
+    largest = Value(em, b.add_node("ReduceMax", [logs.name, b.int64([-1])], keepdims=1), em.dtype)
     scaled = em.exp(logs - largest)
-    total = Value(em, b.add_node("ReduceSum", [scaled.name, _i64(b, [-1])], keepdims=1), em.dtype)
+    total = Value(em, b.add_node("ReduceSum", [scaled.name, b.int64([-1])], keepdims=1), em.dtype)
     return scaled / total
 
 
@@ -516,12 +512,12 @@ def _zeros(builder, shape: str, dtype: str) -> str:
 def sample_categorical(draw, p):
     b, em = draw.builder, draw.em
     (u,) = draw.uniforms()
-    cdf = Value(em, b.add_node("CumSum", [p.name, _i64(b, -1)]), em.dtype)
-    total = Value(em, b.add_node("Gather", [cdf.name, _i64(b, -1)], axis=-1), em.dtype)
+    cdf = Value(em, b.add_node("CumSum", [p.name, b.int64(-1)]), em.dtype)
+    total = Value(em, b.add_node("Gather", [cdf.name, b.int64(-1)], axis=-1), em.dtype)
     target = Value(em, unsqueeze(b, (u * total).name, [-1]), em.dtype)
     below = b.cast((cdf <= target).name, "bool", "int64")
-    count = b.add_node("ReduceSum", [below, _i64(b, [-1])], keepdims=0)
-    last = b.add_node("Sub", [draw.core_length(0), _i64(b, 1)])
+    count = b.add_node("ReduceSum", [below, b.int64([-1])], keepdims=0)
+    last = b.add_node("Sub", [draw.core_length(0), b.int64(1)])
     index = b.add_node("Min", [count, b.add_node("Squeeze", [last])])
     return Value(em, b.cast(index, "int64", em.dtype), em.dtype)
 
@@ -537,7 +533,7 @@ def sample_mvnormal(draw, mean, cov):
     cov_var = draw.op.dist_params(draw.node)[1]
     factor = cholesky_lower(b, cov.name, em.dtype, MatrixIndex(b, cov.name, static_size(cov_var)))
     product = b.add_node("MatMul", [factor, unsqueeze(b, z.name, [-1])])
-    return mean + Value(em, b.add_node("Squeeze", [product, _i64(b, [-1])]), em.dtype)
+    return mean + Value(em, b.add_node("Squeeze", [product, b.int64([-1])]), em.dtype)
 
 
 @sampler(rb.PoissonRV, 2)

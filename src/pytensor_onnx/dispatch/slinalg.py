@@ -61,10 +61,6 @@ UNROLL_MAX = 8
 
 
 # -- shared emit helpers -------------------------------------------------------------------
-def _i64(builder, value) -> str:
-    return builder.constant(np.asarray(value, dtype="int64"))
-
-
 def static_size(var, axis: int = -1) -> int | None:
     """The static length of a square core matrix ``var`` (both trailing dims known)."""
     shape = var.type.shape
@@ -80,14 +76,14 @@ class MatrixIndex:
         self.builder = builder
         self.static_n = static_n
         if static_n is not None:
-            self.size_1d = _i64(builder, [static_n])
-            self.size = _i64(builder, static_n)
+            self.size_1d = builder.int64([static_n])
+            self.size = builder.int64(static_n)
         else:
             self.size_1d = builder.add_node("Shape", [matrix], start=-1)
             self.size = squeeze(builder, self.size_1d, [0])
-        self.last = builder.add_node("Sub", [self.size, _i64(builder, 1)])
+        self.last = builder.add_node("Sub", [self.size, builder.int64(1)])
         # `rows` is (n, 1) and `cols` (n,): comparing them broadcasts to an (n, n) mask.
-        self.cols = builder.add_node("Range", [_i64(builder, 0), self.size, _i64(builder, 1)])
+        self.cols = builder.add_node("Range", [builder.int64(0), self.size, builder.int64(1)])
         self.rows = unsqueeze(builder, self.cols, [1])
 
     def mask(self, compare: str, row=None, col=None) -> str:
@@ -105,7 +101,7 @@ class MatrixIndex:
         """The diagonal ``(..., n)`` of ``x`` (``(..., n, n)``), reading nothing else."""
         b = self.builder
         picked = b.add_node("Where", [self.mask("Equal"), x, b.constant(np.zeros((), dtype))])
-        return b.add_node("ReduceSum", [picked, _i64(b, [-1])], keepdims=0)
+        return b.add_node("ReduceSum", [picked, b.int64([-1])], keepdims=0)
 
     def eye(self, dtype: str) -> str:
         b = self.builder
@@ -122,7 +118,7 @@ def counted_loop(builder, index, carried, step, hint: str):
     if index.static_n is not None and index.static_n <= UNROLL_MAX:
         state = [name for name, _ in carried]
         for k in range(index.static_n):
-            state = step(_i64(builder, k), state)
+            state = step(builder.int64(k), state)
         return state
     return emit_loop(
         builder, index.size, "", carried, lambda k, state: (None, step(k, state)), hint
@@ -153,7 +149,7 @@ def any_in_core(builder, flags: str, dtype: str) -> str:
     A sum, not a max: it is 0 for n = 0 where a max of nothing is undefined.
     """
     count = builder.add_node(
-        "ReduceSum", [builder.cast(flags, "bool", dtype), _i64(builder, [-1])], keepdims=1
+        "ReduceSum", [builder.cast(flags, "bool", dtype), builder.int64([-1])], keepdims=1
     )
     count = unsqueeze(builder, count, [-1])
     return builder.add_node("Greater", [count, builder.constant(np.zeros((), dtype))])
@@ -283,7 +279,7 @@ def lu_eliminate(
     minus_one = b.constant(np.array(-1, dtype))
     shape = b.add_node("Shape", [m])
     width = b.add_node("Shape", [m], start=-1)
-    columns = b.add_node("Range", [_i64(b, 0), squeeze(b, width, [0]), _i64(b, 1)])
+    columns = b.add_node("Range", [b.int64(0), squeeze(b, width, [0]), b.int64(1)])
 
     def step(k, state):
         work, pivots = state
@@ -296,7 +292,7 @@ def lu_eliminate(
             "And", [index.mask("Greater", index.cols, k), b.add_node("Equal", [size, size])]
         )
         candidates = b.add_node("Where", [below_valid, size, minus_one])
-        best = b.add_node("ReduceMax", [candidates, _i64(b, [-1])], keepdims=1)
+        best = b.add_node("ReduceMax", [candidates, b.int64([-1])], keepdims=1)
         p = b.add_node(
             "Where",
             [
@@ -338,7 +334,7 @@ def lu_eliminate(
 
 def leading_columns(builder, m: str, index: MatrixIndex) -> str:
     """The first n columns of ``(..., n, w)`` ``m``."""
-    return builder.add_node("Slice", [m, _i64(builder, [0]), index.size_1d, _i64(builder, [-1])])
+    return builder.add_node("Slice", [m, builder.int64([0]), index.size_1d, builder.int64([-1])])
 
 
 def solve_general(builder, a: str, rhs: str, dtype: str, index: MatrixIndex) -> str:
@@ -348,7 +344,7 @@ def solve_general(builder, a: str, rhs: str, dtype: str, index: MatrixIndex) -> 
     reduced, _ = lu_eliminate(b, augmented, dtype, index)
     upper = leading_columns(b, reduced, index)
     transformed = b.add_node(
-        "Slice", [reduced, index.size_1d, _i64(b, [np.iinfo("int64").max]), _i64(b, [-1])]
+        "Slice", [reduced, index.size_1d, b.int64([np.iinfo("int64").max]), b.int64([-1])]
     )
     return triangular_solve(b, upper, transformed, dtype, index, lower=False)
 
@@ -441,7 +437,7 @@ def onnx_funcify_Solve(op, node, builder, inputs, **kwargs):
         elif assume_a == "tridiagonal":
             # scipy reads only the three central diagonals.
             distance = builder.add_node("Abs", [index.mask("Sub")])
-            band = builder.add_node("LessOrEqual", [distance, _i64(builder, 1)])
+            band = builder.add_node("LessOrEqual", [distance, builder.int64(1)])
             a = builder.add_node("Where", [band, a, builder.constant(np.zeros((), dtype))])
         x = solve_general(builder, a, rhs, dtype, index)
     else:
@@ -547,9 +543,9 @@ def householder_qr(builder, a: str, dtype: str, shape, with_q: bool):
     n_1d = b.add_node("Shape", [a], start=-1)
     k_1d = b.add_node("Min", [m_1d, n_1d])
     static_k = None if None in (m_static, n_static) else min(m_static, n_static)
-    trips = _Trips(_i64(b, static_k) if static_k is not None else squeeze(b, k_1d, [0]), static_k)
-    rows = b.add_node("Range", [_i64(b, 0), squeeze(b, m_1d, [0]), _i64(b, 1)])  # (m,)
-    cols = b.add_node("Range", [_i64(b, 0), squeeze(b, n_1d, [0]), _i64(b, 1)])  # (n,)
+    trips = _Trips(b.int64(static_k) if static_k is not None else squeeze(b, k_1d, [0]), static_k)
+    rows = b.add_node("Range", [b.int64(0), squeeze(b, m_1d, [0]), b.int64(1)])  # (m,)
+    cols = b.add_node("Range", [b.int64(0), squeeze(b, n_1d, [0]), b.int64(1)])  # (n,)
 
     def step(k, state):
         r, *q = state
@@ -558,7 +554,7 @@ def householder_qr(builder, a: str, dtype: str, shape, with_q: bool):
         alpha = b.add_node("Gather", [column, k_1d_], axis=-1)  # (..., 1)
         below = b.add_node("Greater", [rows, k])
         tail = b.add_node("Where", [below, column, zero])
-        tail_norm = b.add_node("Sqrt", [b.add_node("ReduceSumSquare", [tail, _i64(b, [-1])])])
+        tail_norm = b.add_node("Sqrt", [b.add_node("ReduceSumSquare", [tail, b.int64([-1])])])
         norm = b.add_node(
             "Sqrt",
             [
@@ -635,9 +631,9 @@ def onnx_funcify_QR(op, node, builder, inputs, **kwargs):
         return [r]
     if op.mode == "full":
         return [q, r]
-    start, axis = _i64(builder, [0]), _i64(builder, [-1])
+    start, axis = builder.int64([0]), builder.int64([-1])
     q = builder.add_node("Slice", [q, start, k_1d, axis])
-    r = builder.add_node("Slice", [r, start, k_1d, _i64(builder, [-2])])
+    r = builder.add_node("Slice", [r, start, k_1d, builder.int64([-2])])
     return [q, r]
 
 

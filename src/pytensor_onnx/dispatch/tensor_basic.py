@@ -65,7 +65,7 @@ from pytensor.tensor.basic import (
 from pytensor.tensor.type import TensorType
 
 from pytensor_onnx.dispatch.basic import onnx_funcify
-from pytensor_onnx.dispatch.extra_ops import dim, int64_const, slice_axis, to_int64
+from pytensor_onnx.dispatch.extra_ops import dim, slice_axis, to_int64
 from pytensor_onnx.dispatch.scalar import where
 from pytensor_onnx.dispatch.shape import reshape, squeeze, unsqueeze
 from pytensor_onnx.dispatch.sort import constant_axis
@@ -92,14 +92,10 @@ def stack_scalars(builder, variables: Sequence, names: Sequence[str], dtype: str
             parts.append(builder.constant(np.array(constants, dtype=dtype)))
             constants = []
         value = builder.cast(name, var.type.dtype, dtype)
-        parts.append(builder.add_node("Unsqueeze", [value, _axes(builder, 0)]))
+        parts.append(builder.add_node("Unsqueeze", [value, builder.int64([0])]))
     if constants or not parts:
         parts.append(builder.constant(np.array(constants, dtype=dtype)))
     return parts[0] if len(parts) == 1 else builder.add_node("Concat", parts, axis=0)
-
-
-def _axes(builder, *axes: int) -> str:
-    return builder.constant(np.array(axes, dtype="int64"))
 
 
 # -- construction ------------------------------------------------------------------------
@@ -169,10 +165,10 @@ def _arange_like_numpy(builder, inputs, in_dtypes, dtype) -> str:
     rest = builder.add_node(
         "Add", [first, builder.add_node("Mul", [builder.cast(index, "int64", compute), delta])]
     )
-    head = [builder.add_node("Unsqueeze", [v, _axes(builder, 0)]) for v in (first, second)]
+    head = [builder.add_node("Unsqueeze", [v, builder.int64([0])]) for v in (first, second)]
     values = builder.add_node("Concat", [*head, rest], axis=0)
-    end = builder.add_node("Unsqueeze", [length, _axes(builder, 0)])
-    values = builder.add_node("Slice", [values, _axes(builder, 0), end])
+    end = builder.add_node("Unsqueeze", [length, builder.int64([0])])
+    values = builder.add_node("Slice", [values, builder.int64([0]), end])
     return builder.cast(values, compute, dtype)
 
 
@@ -185,10 +181,10 @@ def onnx_funcify_Eye(op, node, builder, inputs, **kwargs):
     )
     zero, one = builder.constant(np.int64(0)), builder.constant(np.int64(1))
     rows = builder.add_node(
-        "Unsqueeze", [builder.add_node("Range", [zero, n, one]), _axes(builder, 1)]
+        "Unsqueeze", [builder.add_node("Range", [zero, n, one]), builder.int64([1])]
     )
     cols = builder.add_node(
-        "Unsqueeze", [builder.add_node("Range", [zero, m, one]), _axes(builder, 0)]
+        "Unsqueeze", [builder.add_node("Range", [zero, m, one]), builder.int64([0])]
     )
     on_diagonal = builder.add_node("Equal", [builder.add_node("Add", [rows, k]), cols])
     return builder.cast(on_diagonal, "bool", op.dtype)
@@ -233,17 +229,17 @@ def onnx_funcify_ExtractDiag(op, node, builder, inputs, **kwargs):
     flat = reshape(
         builder, moved, [_batch_shape(builder, x, x_var, batch), _mul(builder, rows, columns)]
     )
-    zero = int64_const(builder, 0)
+    zero = builder.int64([0])
     if offset >= 0:
-        first = int64_const(builder, offset)
+        first = builder.int64([offset])
         length = builder.add_node("Min", [builder.add_node("Sub", [columns, first]), rows])
     else:
-        first = _mul(builder, int64_const(builder, -offset), columns)
+        first = _mul(builder, builder.int64([-offset]), columns)
         length = builder.add_node(
-            "Min", [builder.add_node("Add", [rows, int64_const(builder, offset)]), columns]
+            "Min", [builder.add_node("Add", [rows, builder.int64([offset])]), columns]
         )
     length = builder.add_node("Max", [length, zero])
-    step = builder.add_node("Add", [columns, int64_const(builder, 1)])
+    step = builder.add_node("Add", [columns, builder.int64([1])])
     last = builder.add_node("Add", [first, _mul(builder, length, step)])
     positions = builder.add_node("Range", [squeeze(builder, v, [0]) for v in (first, last, step)])
     return builder.add_node("Gather", [flat, positions], axis=len(batch))
@@ -283,9 +279,9 @@ def onnx_funcify_AllocDiag(op, node, builder, inputs, **kwargs):
     flat = reshape(
         builder,
         rows,
-        [batch, _mul(builder, n, builder.add_node("Add", [n, int64_const(builder, 1)]))],
+        [batch, _mul(builder, n, builder.add_node("Add", [n, builder.int64([1])]))],
     )
-    flat = slice_axis(builder, flat, int64_const(builder, 0), size, ndim - 1)
+    flat = slice_axis(builder, flat, builder.int64([0]), size, ndim - 1)
     matrix = reshape(builder, flat, [batch, n, n])
     k = abs(op.offset)
     if k:
@@ -295,9 +291,9 @@ def onnx_funcify_AllocDiag(op, node, builder, inputs, **kwargs):
             "Pad",
             [
                 builder.cast(matrix, dtype, compute),
-                int64_const(builder, *pads),
+                builder.int64(pads),
                 "",
-                int64_const(builder, -2, -1),
+                builder.int64([-2, -1]),
             ],
         )
         matrix = builder.cast(padded, compute, dtype)
@@ -375,8 +371,8 @@ def onnx_funcify_Choose(op, node, builder, inputs, **kwargs):
         a = builder.add_node(
             "Min",
             [
-                builder.add_node("Max", [a, int64_const(builder, 0)]),
-                builder.add_node("Sub", [count, int64_const(builder, 1)]),
+                builder.add_node("Max", [a, builder.int64([0])]),
+                builder.add_node("Sub", [count, builder.int64([1])]),
             ],
         )
     picked = builder.add_node("GatherElements", [choices, unsqueeze(builder, a, [0])], axis=0)
